@@ -1,0 +1,33 @@
+"""vingrid: gridworld environments for learning to plan (Value Iteration Networks).
+
+Importing this package registers the environments with gymnasium::
+
+    import gymnasium as gym
+    env = gym.make("gridworld_env:VINGrid-16x16-v0")  # imports and registers first
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from gridworld_env.core import ACTION_NAMES, ACTIONS, distance_maps, optimal_action_masks
+from gridworld_env.maps import PAPER_SPECS, MapSpec
+from gridworld_env.vingrid import VINGridEnv
+
+__all__ = [
+    "ACTIONS",
+    "ACTION_NAMES",
+    "ENV_IDS",
+    "MapSpec",
+    "PAPER_SPECS",
+    "VINGridEnv",
+    "distance_maps",
+    "optimal_action_masks",
+]
+
+#: Registered sizes, wall border included: the paper's 8 / 16 / 28, and 32 / 64 for scaling.
+SIZES = (8, 16, 28, 32, 64)
+#: The registered environment ids.
+ENV_IDS = tuple(f"VINGrid-{n}x{n}-v0" for n in SIZES)
+
+for _n, _id in zip(SIZES, ENV_IDS):
+    if _id not in registry:
+        register(id=_id, entry_point="gridworld_env.vingrid:VINGridEnv", kwargs={"size": _n})

@@ -1,0 +1,194 @@
+"""The pure array core of the gridworld: moves and shortest-path distances.
+
+Everything here is a function of arrays, with no environment state: a transition
+``(obstacles, position, action) -> (position, collided)`` for one agent or a batch,
+and batched breadth-first search from the goal. The single env
+(:mod:`gridworld_env.vingrid`), the batched env (:mod:`gridworld_env.vector`) and the
+expert data set (:mod:`gridworld_env.expert`) all stand on these functions.
+
+Conventions: positions are ``(row, col)``; ``obstacles`` is a bool array, ``True``
+where a cell is blocked; a move into an obstacle or off the grid leaves the agent in
+place (a *collision*); a diagonal move needs only its target cell free.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: The 8 moves ``(drow, dcol)`` in action order: N, S, E, W, NE, NW, SE, SW.
+ACTIONS: tuple[tuple[int, int], ...] = (
+    (-1, 0),
+    (1, 0),
+    (0, 1),
+    (0, -1),
+    (-1, 1),
+    (-1, -1),
+    (1, 1),
+    (1, -1),
+)
+#: Human-readable names of :data:`ACTIONS`, in the same order.
+ACTION_NAMES: tuple[str, ...] = ("N", "S", "E", "W", "NE", "NW", "SE", "SW")
+N_ACTIONS = len(ACTIONS)
+
+_DR = np.array([a[0] for a in ACTIONS], dtype=np.int64)
+_DC = np.array([a[1] for a in ACTIONS], dtype=np.int64)
+
+
+def move(obstacles: np.ndarray, row: int, col: int, action: int) -> tuple[int, int, bool]:
+    """Apply one move for one agent.
+
+    :param obstacles: bool array (H, W), ``True`` where blocked.
+    :param row: agent row.
+    :param col: agent column.
+    :param action: index into :data:`ACTIONS` (not validated here).
+    :return: ``(row, col, collided)`` after the move.
+    """
+    dr, dc = ACTIONS[action]
+    nr, nc = row + dr, col + dc
+    height, width = obstacles.shape
+    if 0 <= nr < height and 0 <= nc < width and not obstacles[nr, nc]:
+        return nr, nc, False
+    return row, col, True
+
+
+def pad_blocked(obstacles: np.ndarray) -> np.ndarray:
+    """Obstacles with a one-cell blocked frame: (..., H + 2, W + 2) bool.
+
+    Off-grid targets then read as blocked, so a batched move needs no bounds check.
+    """
+    pad = [(0, 0)] * (obstacles.ndim - 2) + [(1, 1), (1, 1)]
+    return np.pad(obstacles, pad, constant_values=True)
+
+
+def move_batch(
+    padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, actions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply one move per agent for a batch of N agents on N maps.
+
+    :param padded: (N, H + 2, W + 2) bool from :func:`pad_blocked`.
+    :param rows: (N,) int agent rows.
+    :param cols: (N,) int agent columns.
+    :param actions: (N,) int actions in ``[0, 8)`` (not validated here).
+    :return: ``(rows, cols, collided)``, new arrays.
+    """
+    n, hp, wp = padded.shape
+    nr = rows + _DR[actions]
+    nc = cols + _DC[actions]
+    flat = np.arange(n) * (hp * wp) + (nr + 1) * wp + (nc + 1)
+    collided = padded.reshape(-1)[flat]
+    return np.where(collided, rows, nr), np.where(collided, cols, nc), collided
+
+
+def free_moves(obstacles: np.ndarray, row: int, col: int) -> np.ndarray:
+    """bool[8]: the actions that do not collide from ``(row, col)``."""
+    height, width = obstacles.shape
+    out = np.zeros(N_ACTIONS, dtype=bool)
+    for a, (dr, dc) in enumerate(ACTIONS):
+        nr, nc = row + dr, col + dc
+        out[a] = 0 <= nr < height and 0 <= nc < width and not obstacles[nr, nc]
+    return out
+
+
+def free_moves_batch(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(N, 8) bool: the non-colliding actions of each agent (see :func:`move_batch`)."""
+    n, hp, wp = padded.shape
+    base = np.arange(n)[:, None] * (hp * wp) + (rows[:, None] + 1 + _DR) * wp + (cols[:, None] + 1 + _DC)
+    return ~padded.reshape(-1)[base]
+
+
+# --------------------------------------------------------------------------- BFS
+
+
+@njit(cache=True)
+def bfs_into(blocked: np.ndarray, goal_r: int, goal_c: int, dist: np.ndarray, queue: np.ndarray) -> int:
+    """Compiled BFS from the goal on one map, written into ``dist``.
+
+    :param blocked: (H, W) bool, ``True`` where blocked.
+    :param dist: (H, W) int32 output; -1 where the goal cannot be reached.
+    :param queue: int64 scratch of at least H * W entries.
+    :return: the number of cells reached other than the goal.
+    """
+    h, w = blocked.shape
+    dist[:, :] = -1
+    dist[goal_r, goal_c] = 0
+    queue[0] = goal_r * w + goal_c
+    head, tail = 0, 1
+    while head < tail:
+        cell = queue[head]
+        head += 1
+        r, c = cell // w, cell % w
+        d = dist[r, c] + 1
+        for dr in range(-1, 2):
+            nr = r + dr
+            if nr < 0 or nr >= h:
+                continue
+            for dc in range(-1, 2):
+                nc = c + dc
+                if nc < 0 or nc >= w or blocked[nr, nc] or dist[nr, nc] >= 0:
+                    continue
+                dist[nr, nc] = d
+                queue[tail] = nr * w + nc
+                tail += 1
+    return tail - 1
+
+
+@njit(cache=True)
+def _bfs_batch(blocked: np.ndarray, goals: np.ndarray, dist: np.ndarray) -> None:
+    b, h, w = blocked.shape
+    queue = np.empty(h * w, dtype=np.int64)
+    for i in range(b):
+        bfs_into(blocked[i], goals[i, 0], goals[i, 1], dist[i], queue)
+
+
+def distance_maps(obstacles: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """BFS distance (moves, unit cost, 8-connected) from every cell to the goal.
+
+    Moves are symmetric here (a move needs only its target free, and the agent's own cell
+    is free), so the distance to the goal equals the distance from it.
+
+    :param obstacles: (H, W) or (B, H, W) bool, ``True`` where blocked.
+    :param goals: (2,) or (B, 2) int goal cells, inside the map.
+    :return: int32 array shaped like ``obstacles``; 0 at the goal, -1 where the goal
+        cannot be reached (obstacles included).
+    """
+    obstacles = np.ascontiguousarray(obstacles, dtype=bool)
+    goals = np.ascontiguousarray(goals, dtype=np.int64)
+    single = obstacles.ndim == 2
+    if single:
+        obstacles, goals = obstacles[None], goals[None]
+    if obstacles.ndim != 3 or goals.shape != (obstacles.shape[0], 2):
+        raise ValueError(
+            f"distance_maps expects obstacles (B, H, W) and goals (B, 2); got {obstacles.shape} and {goals.shape}"
+        )
+    h, w = obstacles.shape[1:]
+    if goals.size and (goals.min() < 0 or (goals[:, 0] >= h).any() or (goals[:, 1] >= w).any()):
+        raise ValueError(f"goals must lie inside the {h}x{w} map")
+    dist = np.empty(obstacles.shape, dtype=np.int32)
+    _bfs_batch(obstacles, goals, dist)
+    return dist[0] if single else dist
+
+
+def optimal_action_masks(dist: np.ndarray) -> np.ndarray:
+    """Which actions are on a shortest path, from every cell.
+
+    :param dist: (..., H, W) distances from :func:`distance_maps`.
+    :return: (..., H, W, 8) bool; action ``a`` is optimal at a cell at distance ``d > 0``
+        when its target is free and at distance ``d - 1``. All False at the goal and at
+        unreachable or blocked cells.
+    """
+    h, w = dist.shape[-2:]
+    pad = [(0, 0)] * (dist.ndim - 2) + [(1, 1), (1, 1)]
+    padded = np.pad(dist, pad, constant_values=-1)
+    masks = np.empty(dist.shape + (N_ACTIONS,), dtype=bool)
+    target = dist - 1
+    for a, (dr, dc) in enumerate(ACTIONS):
+        neighbour = padded[..., 1 + dr : h + 1 + dr, 1 + dc : w + 1 + dc]
+        masks[..., a] = (dist > 0) & (neighbour == target)
+    return masks
+
+
+def first_true(masks: np.ndarray) -> np.ndarray:
+    """Index of the first True along the last axis (the expert's tie-break), -1 if none."""
+    idx = np.argmax(masks, axis=-1)
+    return np.where(masks.any(axis=-1), idx, -1)

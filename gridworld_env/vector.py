@@ -1,0 +1,272 @@
+"""A natively batched VINGrid env implementing Stable-Baselines3's ``VecEnv``.
+
+SB3 rejects gymnasium vector envs, so this subclasses
+:class:`stable_baselines3.common.vec_env.VecEnv`. All N envs step together with numpy
+(:func:`gridworld_env.core.move_batch`); envs that finish are reset together (one batched
+BFS). Env ``i`` owns its random generator and draws exactly what a single
+:class:`~gridworld_env.vingrid.VINGridEnv` draws, so the batch produces what
+``DummyVecEnv`` over N single envs produces with the same seeds, step for step
+(``tests/test_vector.py`` checks it).
+
+**Infos.** SB3 reads a step's info only when the episode ends. At those steps each env
+gets a fresh dict with ``is_success``, ``collision``, ``TimeLimit.truncated`` and
+``terminal_observation``, equal to ``DummyVecEnv``'s. At other steps every env gets the
+same read-only empty mapping, :data:`EMPTY_INFO` (building 4,096 fresh dicts would cost
+more than the step itself); writing to it raises ``TypeError``, and ``dict(info)`` gives
+a private copy. A collision on such a step shows in the reward (``collision_reward``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils.seeding import np_random
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+
+from gridworld_env.core import ACTIONS, N_ACTIONS, optimal_action_masks, pad_blocked
+from gridworld_env.maps import MapSpec, check_options, sample_episodes
+from gridworld_env.vingrid import VINGridEnv, observation_space
+
+
+class _ReadOnlyInfo(dict):
+    """An empty info dict shared by every env on a non-final step; mutation raises."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            "the info of a non-final VINGridVecEnv step is a shared read-only empty dict; "
+            "copy it with dict(info) before writing"
+        )
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _refuse  # type: ignore[assignment]
+
+    def copy(self) -> dict:  # type: ignore[override]
+        return {}
+
+    def __copy__(self) -> dict:
+        return {}
+
+    def __deepcopy__(self, memo: dict) -> dict:
+        return {}
+
+    def __reduce__(self) -> tuple:
+        return (dict, ())
+
+
+#: The info of every env on a non-final step (see the module docstring).
+EMPTY_INFO: dict = _ReadOnlyInfo()
+
+
+class VINGridVecEnv(VecEnv):
+    """N VINGrid envs stepped as one batch of arrays.
+
+    :param num_envs: number of envs N.
+    :param size: map side, wall border included.
+    :param max_steps: truncation length; default ``4 * size * size`` as in the single env.
+    :param step_reward: reward of an ordinary move.
+    :param collision_reward: reward of a move that collides.
+    :param goal_reward: reward of the move that reaches the goal.
+    :param spec: map generator parameters.
+    :param render_mode: ``None`` or ``"rgb_array"`` (frames of every env via ``get_images``).
+    :param seed: if given, seeds env ``i`` with ``seed + i`` at the first reset.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        size: int = 16,
+        max_steps: int | None = None,
+        step_reward: float = -0.01,
+        collision_reward: float = -1.0,
+        goal_reward: float = 1.0,
+        spec: MapSpec | None = None,
+        render_mode: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array' for the batched env, got {render_mode!r}")
+        # One single env holds the validated settings and renders for get_images().
+        self._proto = VINGridEnv(
+            size=size,
+            max_steps=max_steps,
+            step_reward=step_reward,
+            collision_reward=collision_reward,
+            goal_reward=goal_reward,
+            spec=spec,
+            render_mode=render_mode,
+        )
+        self.size = self._proto.size
+        self.map_spec = self._proto.map_spec
+        self.max_steps = self._proto.max_steps
+        self.render_mode = render_mode
+        n, s = int(num_envs), self.size
+        super().__init__(n, observation_space(s), spaces.Discrete(N_ACTIONS))
+        self._rngs: list[np.random.Generator | None] = [None] * n
+        self.obstacles = np.ones((n, s, s), dtype=bool)
+        self.goals = np.zeros((n, 2), dtype=np.int64)
+        self.distances = np.full((n, s, s), -1, dtype=np.int32)
+        self.steps = np.zeros(n, dtype=np.int64)
+        self._images = np.zeros((n, 2, s, s), dtype=np.uint8)
+        # Agents live as flat indices into the obstacle maps with a blocked frame, so a
+        # move is one add, one gather and one where, with no bounds check.
+        self._wp = s + 2
+        self._padded = pad_blocked(self.obstacles)
+        self._padded_flat = self._padded.reshape(-1)
+        self._base = np.arange(n, dtype=np.int64) * self._wp * self._wp
+        self._offsets = np.array([dr * self._wp + dc for dr, dc in ACTIONS], dtype=np.int64)
+        self._cell = self._base + self._wp + 1
+        self._goal_cell = self._cell.copy()
+        self._rewards = np.array([step_reward, collision_reward, goal_reward], dtype=np.float32)
+        self._actions: np.ndarray | None = None
+        self._started = False
+        if seed is not None:
+            self.seed(seed)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 2) int64: every agent's ``(row, col)``."""
+        return self._positions(self._cell, self._base)
+
+    def _positions(self, cell: np.ndarray, base: np.ndarray) -> np.ndarray:
+        rows, cols = np.divmod(cell - base, self._wp)
+        return np.stack([rows - 1, cols - 1], axis=1)
+
+    # ----------------------------------------------------------------- resets
+    def _reset_envs(self, idx: np.ndarray, seeds: Sequence[int | None], options: Sequence[dict]) -> None:
+        """Draw new episodes for envs ``idx`` (the single env's reset, batched)."""
+        opts = [check_options(o, self.size) if o else {} for o in options]
+        rngs = []
+        for i, seed in zip(idx.tolist(), seeds):
+            if seed is not None or self._rngs[i] is None:
+                self._rngs[i], _ = np_random(seed)
+            rngs.append(self._rngs[i])
+        ep = sample_episodes(rngs, self.map_spec, opts)
+        self.obstacles[idx] = ep.obstacles
+        self._padded[idx, 1:-1, 1:-1] = ep.obstacles
+        self.goals[idx] = ep.goals
+        self.distances[idx] = ep.distances
+        self.steps[idx] = 0
+        base = self._base[idx]
+        self._cell[idx] = base + (ep.starts[:, 0] + 1) * self._wp + ep.starts[:, 1] + 1
+        self._goal_cell[idx] = base + (ep.goals[:, 0] + 1) * self._wp + ep.goals[:, 1] + 1
+        self._images[idx, 0] = ep.obstacles
+        self._images[idx, 1] = 0
+        self._images[idx, 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
+        lengths = ep.distances[np.arange(len(idx)), ep.starts[:, 0], ep.starts[:, 1]].tolist()
+        for i, length in zip(idx.tolist(), lengths):
+            self.reset_infos[i] = {"shortest_path_length": length}
+
+    def reset(self) -> dict[str, np.ndarray]:
+        self._reset_envs(np.arange(self.num_envs), self._seeds, self._options)
+        self._reset_seeds()
+        self._reset_options()
+        self._started = True
+        return self._obs()
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {"image": self._images.copy(), "position": self.positions}
+
+    # ------------------------------------------------------------------- step
+    def step_async(self, actions: np.ndarray) -> None:
+        a = np.asarray(actions)
+        if a.ndim == 2 and a.shape[1] == 1:
+            a = a[:, 0]
+        if a.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {a.shape}")
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"actions must be integers in [0, {N_ACTIONS}), got dtype {a.dtype}")
+        if a.min() < 0 or a.max() >= N_ACTIONS:
+            raise ValueError(f"actions must be integers in [0, {N_ACTIONS}), got values in [{a.min()}, {a.max()}]")
+        self._actions = a
+
+    def step_wait(self) -> VecEnvStepReturn:
+        if not self._started or self._actions is None:
+            raise RuntimeError("step() called before reset(): call reset() first")
+        actions, self._actions = self._actions, None
+        target = self._cell + self._offsets[actions]
+        collided = self._padded_flat[target]
+        self._cell = np.where(collided, self._cell, target)
+        self.steps += 1
+        success = self._cell == self._goal_cell
+        truncated = self.steps >= self.max_steps
+        truncated &= ~success
+        rewards = self._rewards[collided.view(np.uint8) + (success.view(np.uint8) << 1)]
+        dones = success | truncated
+        obs = self._obs()
+        infos: list[dict[str, Any]] = [EMPTY_INFO] * self.num_envs
+        done_idx = np.flatnonzero(dones)
+        if done_idx.size:
+            for i in done_idx.tolist():
+                infos[i] = {
+                    "is_success": bool(success[i]),
+                    "collision": bool(collided[i]),
+                    "TimeLimit.truncated": bool(truncated[i]),
+                    "terminal_observation": {"image": obs["image"][i].copy(), "position": obs["position"][i].copy()},
+                }
+            self._reset_envs(done_idx, [None] * done_idx.size, [{}] * done_idx.size)
+            obs["image"][done_idx] = self._images[done_idx]
+            obs["position"][done_idx] = self._positions(self._cell[done_idx], self._base[done_idx])
+        return obs, rewards, dones, infos
+
+    # --------------------------------------------------------- expert & masks
+    def action_masks(self) -> np.ndarray:
+        """(N, 8) bool: the non-colliding moves of every env (for MaskablePPO)."""
+        return ~self._padded_flat[self._cell[:, None] + self._offsets]
+
+    def expert_actions(self) -> np.ndarray:
+        """(N,) int: each env's first shortest-path action in action order (-1 at the goal)."""
+        n = self.num_envs
+        pos = self.positions
+        padded = np.pad(self.distances, ((0, 0), (1, 1), (1, 1)), constant_values=-1)
+        k = np.arange(3)
+        windows = padded[
+            np.arange(n)[:, None, None], pos[:, 0, None, None] + k[None, :, None], pos[:, 1, None, None] + k[None, None, :]
+        ]
+        masks = optimal_action_masks(windows)[:, 1, 1]
+        return np.where(masks.any(axis=1), masks.argmax(axis=1), -1)
+
+    # ------------------------------------------------------- VecEnv plumbing
+    def close(self) -> None:
+        self._proto.close()
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        if self.render_mode != "rgb_array":
+            gym.logger.warn("get_images() needs render_mode='rgb_array'")
+            return [None] * self.num_envs
+        from gridworld_env.rendering import draw_frame
+
+        pos = self.positions
+        return [
+            draw_frame(self.obstacles[i], tuple(self.goals[i]), tuple(pos[i]), (), self._proto.cell_pixels)
+            for i in range(self.num_envs)
+        ]
+
+    def _indices(self, indices: VecEnvIndices) -> Iterable[int]:
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return indices
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        if attr_name == "render_mode":
+            return [self.render_mode for _ in self._indices(indices)]
+        value = getattr(self._proto, attr_name)
+        return [value for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        raise AttributeError(f"VINGridVecEnv does not support set_attr({attr_name!r}): build a new env instead")
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+        if method_name == "action_masks":
+            masks = self.action_masks()
+            return [masks[i] for i in self._indices(indices)]
+        raise AttributeError(f"VINGridVecEnv has no per-env method {method_name!r}")
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._indices(indices)]

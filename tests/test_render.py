@@ -1,0 +1,109 @@
+"""Rendering works headless; the window and the keyboard player run on SDL's dummy driver."""
+
+import os
+
+os.environ["SDL_VIDEODRIVER"] = "dummy"  # before pygame is imported anywhere
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gridworld_env.play import KEYS, key_to_action, play
+from gridworld_env.rendering import save_gif
+from gridworld_env.wrappers import ImageObservation, PixelObservation
+
+
+def test_rgb_array(env_id):
+    env = gym.make(env_id, render_mode="rgb_array", cell_pixels=4)
+    env.reset(seed=0)
+    frame = env.render()
+    n = env.unwrapped.size
+    assert frame.dtype == np.uint8 and frame.shape == (n * 4, n * 4, 3)
+    env.step(env.unwrapped.expert_action())
+    assert not np.array_equal(frame, env.render())
+    env.close()
+    env.close()
+
+
+def test_human_mode_headless_and_double_close():
+    env = gym.make("VINGrid-8x8-v0", render_mode="human")
+    env.reset(seed=0)
+    env.step(0)
+    assert env.render() is None
+    env.close()
+    env.close()
+
+
+def test_render_without_mode_warns():
+    env = gym.make("VINGrid-8x8-v0")
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert env.unwrapped.render() is None
+
+
+def test_pygame_not_imported_for_rgb_array():
+    code = (
+        "import sys, gymnasium as gym; e = gym.make('gridworld_env:VINGrid-8x8-v0', render_mode='rgb_array');"
+        "e.reset(seed=0); e.render(); print('pygame' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_wrappers():
+    env = ImageObservation(gym.make("VINGrid-8x8-v0"))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3, 8, 8) and env.observation_space.contains(obs)
+    u = env.unwrapped
+    assert obs[2].sum() == 1 and obs[2][u.agent_pos] == 1 and obs[1][u.goal_pos] == 1
+    pix = PixelObservation(gym.make("VINGrid-8x8-v0", render_mode="rgb_array", cell_pixels=3))
+    obs, _ = pix.reset(seed=0)
+    assert obs.shape == (24, 24, 3) and pix.observation_space.contains(obs)
+    with pytest.raises(ValueError, match="rgb_array"):
+        PixelObservation(gym.make("VINGrid-8x8-v0"))
+
+
+def test_save_gif(tmp_path):
+    env = gym.make("VINGrid-8x8-v0", render_mode="rgb_array", cell_pixels=4)
+    env.reset(seed=0)
+    frames = [env.render()]
+    frames.append(env.step(env.unwrapped.expert_action())[0] is not None and env.render())
+    save_gif(frames, str(tmp_path / "ep.gif"))
+    from PIL import Image
+
+    with Image.open(tmp_path / "ep.gif") as im:
+        assert im.n_frames == 2
+    with pytest.raises(ValueError):
+        save_gif([], str(tmp_path / "none.gif"))
+
+
+def test_keys_cover_all_actions():
+    assert sorted({key_to_action(k) for k in KEYS}) == list(range(8))
+    assert key_to_action("p") is None
+
+
+def test_play_with_posted_keys():
+    import pygame
+
+    pygame.init()
+    pygame.display.set_mode((8, 8))
+    env = gym.make("VINGrid-8x8-v0")
+    env.reset(seed=5)
+    u = env.unwrapped
+    names = {a: k for k, a in ((k, key_to_action(k)) for k in ("w", "x", "d", "a", "e", "q", "c", "z"))}
+    path = []
+    while u.agent_pos != u.goal_pos:
+        a = u.expert_action()
+        path.append(a)
+        env.step(a)
+    for a in path:
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.key.key_code(names[a])))
+    results = play("VINGrid-8x8-v0", seed=5, max_episodes=1)
+    assert results == [{"length": len(path), "return": pytest.approx(1.0 - 0.01 * (len(path) - 1)), "is_success": True}]
+
+
+def test_play_help():
+    out = subprocess.run([sys.executable, "-m", "gridworld_env.play", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--env" in out.stdout
