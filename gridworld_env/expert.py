@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 from gymnasium.utils.seeding import np_random
 
+from gridworld_env.atomic import atomic_path
 from gridworld_env.core import ACTIONS, first_true, optimal_action_masks
 from gridworld_env.maps import MapSpec, default_spec, sample_episodes
 
@@ -87,21 +87,13 @@ class ExpertDataset:
 
     def save(self, path: str) -> None:
         """Write the compressed ``.npz`` atomically (a temp file beside it, then rename)."""
-        folder = os.path.dirname(os.path.abspath(path)) or "."
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(
-                    f, format=np.array(FORMAT), meta=np.array(json.dumps(self.meta)),
-                    **{k: getattr(self, k) for k in _ARRAYS},
-                )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(
+                f, format=np.array(FORMAT), meta=np.array(json.dumps(self.meta)),
+                **{k: getattr(self, k) for k in _ARRAYS},
+            )
+            f.flush()
+            os.fsync(f.fileno())
 
     @classmethod
     def load(cls, path: str) -> ExpertDataset:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gridworld_env.atomic import atomic_path
+
 FREE = np.array([245, 245, 240], dtype=np.uint8)
 WALL = np.array([45, 52, 64], dtype=np.uint8)
 GOAL = np.array([46, 160, 67], dtype=np.uint8)
@@ -102,21 +104,18 @@ class Window:
 
 def save_gif(frames: Sequence[np.ndarray], path: str, fps: int = 8) -> None:
     """Write RGB frames as an animated GIF (atomically: temp file, then rename)."""
-    import os
-    import tempfile
-
     from PIL import Image
 
     if not frames:
         raise ValueError("save_gif needs at least one frame")
     images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".gif.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+
+def save_png(frame: np.ndarray, path: str) -> None:
+    """Write one RGB frame as a PNG (atomically)."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(tmp, format="PNG")
