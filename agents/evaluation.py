@@ -1,0 +1,141 @@
+"""Rollout evaluation of a policy on held-out maps, under the VIN paper's protocol.
+
+Success (the paper's test script): from the start, the goal is reached within twice the
+shortest-path length, counted in moves. We also report the collision-free success rate
+(success without any move into an obstacle or wall), the tie-aware action accuracy along
+the expert's path (the policy's action is one of the optimal ones), and the mean length of
+successful paths over the optimal one.
+
+Held-out maps: the evaluation maps are those of ``env.reset(seed=s)`` for
+``s in [seed, seed + episodes)``, with ``seed`` defaulting to :data:`TEST_SEED` (10^9).
+Training data sets use env seeds ``[train_seed, train_seed + n_maps)``, and the BC trainer
+refuses any that reach :data:`VAL_SEED` (10^9 - 10^6), where its validation maps start;
+so training, validation and test seeds never overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from gymnasium.utils.seeding import np_random
+
+from agents.policies import VINExtractor
+from gridworld_env.core import ACTIONS, first_true, move_batch, optimal_action_masks, pad_blocked
+from gridworld_env.maps import Episodes, MapSpec, default_spec, sample_episodes
+
+TEST_SEED = 10**9
+VAL_SEED = TEST_SEED - 10**6
+
+#: act(map_index, rows, cols) -> actions, for agents on the maps of one evaluation.
+ActFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class EvalResult:
+    """Figures of one evaluation (rates in [0, 1])."""
+
+    episodes: int
+    success_rate: float
+    collision_free_success_rate: float
+    action_accuracy: float
+    path_ratio: float
+    """Mean (moves taken / optimal moves) over successful episodes."""
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def held_out_episodes(size: int, episodes: int, seed: int = TEST_SEED, spec: MapSpec | None = None) -> Episodes:
+    """The maps, goals and starts of ``env.reset(seed=s)`` for ``s`` in ``[seed, seed + episodes)``."""
+    return sample_episodes([np_random(seed + i)[0] for i in range(episodes)], spec or default_spec(size))
+
+
+def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256) -> ActFn:
+    """An :data:`ActFn` for an SB3 policy on the maps of ``ep`` (deterministic actions).
+
+    A VIN policy plans each map once and caches Q (the plan of an episode serves all its
+    steps); any other policy runs on the observations of each step.
+    """
+    policy.eval()
+    device = policy.device
+    images = np.zeros((ep.goals.shape[0], 2) + ep.obstacles.shape[1:], dtype=np.float32)
+    images[:, 0] = ep.obstacles
+    images[np.arange(len(images)), 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
+    extractor = getattr(policy, "features_extractor", None)
+    if isinstance(extractor, VINExtractor):
+        with torch.no_grad():
+            q = torch.cat([extractor.vin.plan(torch.from_numpy(images[i : i + chunk]).to(device))
+                           for i in range(0, len(images), chunk)])
+
+        def act_vin(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                idx = [torch.as_tensor(a, device=device) for a in (m, r, c)]
+                logits = policy.action_net(extractor.vin.act(q, *idx))
+            return logits.argmax(dim=1).cpu().numpy()
+
+        return act_vin
+
+    def act_generic(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        obs = {"image": images[m].astype(np.uint8), "position": np.stack([r, c], axis=1).astype(np.int64)}
+        actions, _ = policy.predict(obs, deterministic=True)
+        return np.asarray(actions)
+
+    return act_generic
+
+
+def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
+    """Roll ``act`` on every episode of ``ep`` at once and score it (see the module docstring)."""
+    n = ep.goals.shape[0]
+    idx = np.arange(n)
+    optimal_len = ep.distances[idx, ep.starts[:, 0], ep.starts[:, 1]].astype(np.int64)
+    limit = 2 * optimal_len
+    rows, cols = ep.starts[:, 0].copy(), ep.starts[:, 1].copy()
+    padded = pad_blocked(ep.obstacles)
+    steps = np.zeros(n, dtype=np.int64)
+    success = np.zeros(n, dtype=bool)
+    collided = np.zeros(n, dtype=bool)
+    active = np.ones(n, dtype=bool)
+    while active.any():
+        a_idx = np.flatnonzero(active)
+        actions = act(a_idx, rows[a_idx], cols[a_idx])
+        r, c, hit = move_batch(padded[a_idx], rows[a_idx], cols[a_idx], actions)
+        rows[a_idx], cols[a_idx] = r, c
+        collided[a_idx] |= hit
+        steps[a_idx] += 1
+        at_goal = (r == ep.goals[a_idx, 0]) & (c == ep.goals[a_idx, 1])
+        success[a_idx[at_goal]] = True
+        active[a_idx[at_goal | (steps[a_idx] >= limit[a_idx])]] = False
+
+    # Tie-aware accuracy along the expert's own path from each start.
+    masks = optimal_action_masks(ep.distances)
+    dr = np.array([d[0] for d in ACTIONS])
+    dc = np.array([d[1] for d in ACTIONS])
+    m, r, c = idx.copy(), ep.starts[:, 0].copy(), ep.starts[:, 1].copy()
+    correct = total = 0
+    while m.size:
+        ok = masks[m, r, c]
+        chosen = act(m, r, c)
+        correct += int(ok[np.arange(m.size), chosen].sum())
+        total += m.size
+        expert = first_true(ok)
+        r, c = r + dr[expert], c + dc[expert]
+        keep = ep.distances[m, r, c] > 0
+        m, r, c = m[keep], r[keep], c[keep]
+    return EvalResult(
+        episodes=n,
+        success_rate=float(success.mean()),
+        collision_free_success_rate=float((success & ~collided).mean()),
+        action_accuracy=correct / max(total, 1),
+        path_ratio=float((steps[success] / optimal_len[success]).mean()) if success.any() else float("nan"),
+    )
+
+
+def evaluate_policy_on_maps(policy: torch.nn.Module, size: int, episodes: int = 1000, seed: int = TEST_SEED) -> EvalResult:
+    """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    ep = held_out_episodes(size, episodes, seed)
+    return evaluate_act_fn(policy_act_fn(policy, ep), ep)

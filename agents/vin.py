@@ -1,0 +1,88 @@
+"""The Value Iteration Network module (Tamar et al., 2016), planning once per map.
+
+``VIN`` maps an observation image to a reward image (a hidden 3x3 conv with ``ch_h``
+channels, then a 1x1 conv to one channel, no nonlinearity between them, as published),
+runs ``k`` iterations of value iteration as a convolution over ``[r, v]`` followed by a
+max over ``ch_q`` channels, and reads Q at the agent's cell (attention); a linear layer
+turns those ``ch_q`` values into action logits.
+
+Two exact speed-ups over the published code:
+
+* ``conv([r, v]) = conv_r(r) + conv_v(v)``: the reward half does not change across
+  iterations, so it is computed once, outside the loop;
+* planning runs once per *map*: ``plan`` takes M distinct maps, ``act`` gathers Q at any
+  number of agent cells on them (``map_index``), so all labelled states of a map (in
+  training) or all steps of an episode (in rollouts) share one value iteration.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+#: The paper's number of iterations per map size; other sizes use ``default_k``.
+PAPER_K = {8: 10, 16: 20, 28: 36}
+
+
+def default_k(size: int) -> int:
+    """Iterations for a ``size x size`` map: the paper's K, else about 1.3 x size."""
+    return PAPER_K.get(size, int(round(1.3 * size)))
+
+
+class VIN(nn.Module):
+    """Reward conv, K tied value-iteration steps, attention, linear head.
+
+    :param in_channels: observation channels (obstacles, goal).
+    :param k: value-iteration steps.
+    :param ch_h: channels of the hidden reward layer (150 in the paper).
+    :param ch_q: Q channels (10 in the paper: more than the 8 real actions).
+    :param kernel_size: kernel of the value-iteration convolution (odd).
+    :param n_actions: logits of the linear head; 0 for no head (``act`` then returns Q).
+    """
+
+    def __init__(
+        self, in_channels: int = 2, k: int = 20, ch_h: int = 150, ch_q: int = 10, kernel_size: int = 3, n_actions: int = 8
+    ) -> None:
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"k (value-iteration steps) must be >= 1, got {k}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        self.k, self.ch_q = k, ch_q
+        self.hidden = nn.Conv2d(in_channels, ch_h, 3, padding=1)
+        self.reward = nn.Conv2d(ch_h, 1, 1, bias=False)
+        pad = kernel_size // 2
+        self.q_from_reward = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
+        self.q_from_value = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
+        self.head = nn.Linear(ch_q, n_actions, bias=False) if n_actions else None
+
+    def reward_image(self, image: torch.Tensor) -> torch.Tensor:
+        """(M, C, H, W) observation -> (M, 1, H, W) learned reward."""
+        return self.reward(self.hidden(image))
+
+    def plan(self, image: torch.Tensor, values: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Value iteration on M maps: (M, C, H, W) -> Q (M, ch_q, H, W).
+
+        :param values: if given, receives the value image after each iteration.
+        """
+        q_r = self.q_from_reward(self.reward_image(image))
+        v = q_r.max(dim=1, keepdim=True).values  # iteration 1: v starts at 0
+        if values is not None:
+            values.append(v)
+        for _ in range(self.k - 1):
+            v = (q_r + self.q_from_value(v)).max(dim=1, keepdim=True).values
+            if values is not None:
+                values.append(v)
+        return q_r + self.q_from_value(v)
+
+    def act(self, q: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Attention: Q of map ``map_index[i]`` at ``(rows[i], cols[i])``, through the head.
+
+        :return: (S, n_actions) logits, or (S, ch_q) Q values without a head.
+        """
+        at_agent = q[map_index, :, rows, cols]
+        return self.head(at_agent) if self.head is not None else at_agent
+
+    def forward(self, image: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Plan on the M maps of ``image`` once, then act at S agent cells on them."""
+        return self.act(self.plan(image), map_index, rows, cols)

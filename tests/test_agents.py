@@ -1,0 +1,173 @@
+"""The VIN module, its SB3 policies, behaviour cloning and evaluation."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import PPO
+
+from agents.bc import BCConfig, load_checkpoint, train_bc
+from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
+from agents.policies import MaskableVINPolicy, VINExtractor, VINPolicy, group_maps
+from agents.vin import VIN
+from gridworld_env.core import ACTIONS
+from gridworld_env.vector import VINGridVecEnv
+
+
+def tabular_vi(reward, gamma_kernels, k):
+    """Plain loops: V_{t+1}(s) = max_a [R_a(s) + sum_d P_a(d) V_t(s + d)], V outside = 0."""
+    ch, h, w = reward.shape
+    ks = gamma_kernels.shape[-1] // 2
+    v = np.zeros((h, w))
+
+    def q_of(v):
+        q = np.zeros((ch, h, w))
+        for a in range(ch):
+            for r in range(h):
+                for c in range(w):
+                    total = reward[a, r, c]
+                    for i in range(-ks, ks + 1):
+                        for j in range(-ks, ks + 1):
+                            if 0 <= r + i < h and 0 <= c + j < w:
+                                total += gamma_kernels[a, i + ks, j + ks] * v[r + i, c + j]
+                    q[a, r, c] = total
+        return q
+
+    for _ in range(k):
+        v = q_of(v).max(axis=0)
+    return q_of(v)
+
+
+@pytest.mark.parametrize("k, kernel", [(1, 3), (4, 3), (3, 5)])
+def test_vi_equals_tabular_value_iteration(k, kernel):
+    torch.manual_seed(0)
+    vin = VIN(in_channels=2, k=k, ch_h=4, ch_q=8, kernel_size=kernel, n_actions=0).double()
+    # True kernels: action a moves by ACTIONS[a] with probability 0.9 (discount included).
+    transitions = np.zeros((8, kernel, kernel))
+    for a, (dr, dc) in enumerate(ACTIONS):
+        transitions[a, kernel // 2 + dr, kernel // 2 + dc] = 0.9
+    image = torch.rand(1, 2, 7, 6, dtype=torch.double)
+    with torch.no_grad():
+        vin.q_from_value.weight.copy_(torch.from_numpy(transitions)[:, None])
+        r = vin.reward_image(image)
+        q_r = vin.q_from_reward(r)[0].numpy()  # the (action-dependent) reward of the MDP
+        q = vin.plan(image)[0].numpy()
+    assert np.allclose(q, tabular_vi(q_r, transitions, k))
+
+
+def test_vi_values_are_recorded_per_iteration():
+    vin = VIN(k=5, ch_h=4)
+    values = []
+    vin.plan(torch.rand(2, 2, 8, 8), values)
+    assert len(values) == 5 and values[0].shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_extractor_output_shapes(batch):
+    env = VINGridVecEnv(batch, size=8, seed=0)
+    obs = env.reset()
+    extractor = VINExtractor(env.observation_space, ch_h=6, ch_q=10)
+    out = extractor({"image": torch.as_tensor(obs["image"]).float(), "position": torch.as_tensor(obs["position"]).float()})
+    assert out.shape == (batch, 10) and extractor.features_dim == 10
+
+
+def test_gradients_reach_every_parameter():
+    model = PPO(VINPolicy, gym.make("VINGrid-8x8-v0"), policy_kwargs={"features_extractor_kwargs": {"ch_h": 6}}, device="cpu")
+    obs, _ = gym.make("VINGrid-8x8-v0").reset(seed=0)
+    batch = {key: torch.as_tensor(np.stack([v] * 3)).float() for key, v in obs.items()}
+    values, log_prob, entropy = model.policy.evaluate_actions(batch, torch.tensor([0, 3, 5]))
+    (log_prob.sum() + values.sum()).backward()
+    for name, p in model.policy.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_plan_once_per_map_equals_per_sample():
+    torch.manual_seed(1)
+    env = VINGridVecEnv(3, size=16, seed=4)
+    obs = env.reset()
+    # 9 samples: 3 maps x 3 agent cells, each map's samples adjacent, plus a repeat at the end.
+    images = torch.as_tensor(np.repeat(obs["image"], 3, axis=0)).float()
+    images = torch.cat([images, images[:1]])
+    pos = torch.as_tensor(np.repeat(obs["position"], 3, axis=0)).float()
+    pos = torch.cat([pos, pos[:1]])
+    shared = VINExtractor(env.observation_space, ch_h=8)
+    single = VINExtractor(env.observation_space, ch_h=8, plan_once_per_map=False)
+    single.load_state_dict(shared.state_dict())
+    maps, index = group_maps(images)
+    assert maps.shape[0] == 4 and torch.equal(maps[index], images)
+    a = shared({"image": images, "position": pos})
+    b = single({"image": images, "position": pos})
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("algo, policy", [(PPO, VINPolicy), (MaskablePPO, MaskableVINPolicy)])
+def test_learn_runs_briefly_and_round_trips(algo, policy, tmp_path):
+    env = VINGridVecEnv(4, size=8, max_steps=16, seed=0)
+    kwargs = {"features_extractor_kwargs": {"ch_h": 8, "k": 6}}
+    model = algo(policy, env, n_steps=16, batch_size=32, n_epochs=1, policy_kwargs=kwargs, seed=0, device="cpu")
+    model.learn(64)
+    model.save(tmp_path / "m.zip")
+    loaded = algo.load(tmp_path / "m.zip", device="cpu")
+    assert loaded.policy.features_extractor.vin.k == 6
+    obs = env.reset()
+    a1, _ = model.predict(obs, deterministic=True)
+    a2, _ = loaded.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2)
+
+
+def test_bc_beats_chance_and_resume_equals_uninterrupted(tmp_path):
+    cfg = BCConfig(env_id="VINGrid-8x8-v0", n_maps=150, epochs=2, ch_h=16, val_maps=50, lr=0.01)
+    _, straight = train_bc(cfg, str(tmp_path / "a"))
+    assert straight[-1]["val_accuracy"] > 0.3  # chance is about 1/8 to 3/8 with ties
+    # One epoch, then resume for the second.
+    train_bc(BCConfig(**{**cfg.__dict__, "epochs": 1}), str(tmp_path / "b"))
+    state = load_checkpoint(str(tmp_path / "b" / "checkpoint.pt"))
+    assert state["epoch"] == 1
+    state["config"]["epochs"] = 2  # continue the same run for one more epoch
+    torch.save(state, tmp_path / "b" / "checkpoint.pt")
+    _, resumed = train_bc(cfg, str(tmp_path / "b"), resume=True)
+    assert resumed == straight
+    a = PPO.load(tmp_path / "a" / "model.zip", device="cpu").policy.state_dict()
+    b = PPO.load(tmp_path / "b" / "model.zip", device="cpu").policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bc_errors(tmp_path):
+    with pytest.raises(ValueError, match="optimizer"):
+        BCConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="unknown env"):
+        train_bc(BCConfig(env_id="CartPole-v1", n_maps=2), str(tmp_path))
+    (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="checkpoint"):
+        load_checkpoint(str(tmp_path / "checkpoint.pt"))
+    from gridworld_env.expert import make_dataset
+
+    empty = make_dataset(8, n_maps=2).subset_maps(np.array([], dtype=np.int64))
+    empty.save(str(tmp_path / "empty.npz"))
+    with pytest.raises(ValueError, match="empty"):
+        train_bc(BCConfig(env_id="VINGrid-8x8-v0", dataset=str(tmp_path / "empty.npz")), str(tmp_path / "run"))
+
+
+def test_evaluation_of_the_expert_is_perfect():
+    ep = held_out_episodes(16, 100)
+    from gridworld_env.core import first_true, optimal_action_masks
+
+    masks = optimal_action_masks(ep.distances)
+    result = evaluate_act_fn(lambda m, r, c: first_true(masks[m, r, c]), ep)
+    assert result.success_rate == 1.0 and result.collision_free_success_rate == 1.0
+    assert result.action_accuracy == 1.0 and result.path_ratio == 1.0
+    stay = evaluate_act_fn(lambda m, r, c: np.zeros_like(m), ep)  # always north: rarely succeeds
+    assert stay.success_rate < 0.3
+
+
+def test_policy_act_fn_generic_and_vin_agree_for_vin():
+    model = PPO(VINPolicy, gym.make("VINGrid-8x8-v0"), policy_kwargs={"features_extractor_kwargs": {"ch_h": 6}}, device="cpu")
+    ep = held_out_episodes(8, 20)
+    fast = policy_act_fn(model.policy, ep)
+    m = np.arange(20)
+    obs = {"image": np.zeros((20, 2, 8, 8), np.uint8), "position": ep.starts}
+    obs["image"][:, 0] = ep.obstacles
+    obs["image"][m, 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
+    slow, _ = model.predict(obs, deterministic=True)
+    assert np.array_equal(fast(m, ep.starts[:, 0], ep.starts[:, 1]), slow)
