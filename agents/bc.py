@@ -24,6 +24,7 @@ from stable_baselines3 import PPO
 
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
+from gridworld_env import env_size
 from gridworld_env.atomic import atomic_path
 from gridworld_env.expert import ExpertDataset, make_dataset
 
@@ -88,16 +89,6 @@ class BCConfig:
         if unknown:
             raise ValueError(f"unknown BC setting(s) {sorted(unknown)}; known: {sorted(known)}")
         return cls(**values)
-
-
-def env_size(env_id: str) -> int:
-    """Map size of a registered VINGrid env id (``ValueError`` for others)."""
-    import gridworld_env  # noqa: F401
-
-    if env_id not in gym.registry or not env_id.startswith("VINGrid"):
-        ids = sorted(i for i in gym.registry if i.startswith("VINGrid"))
-        raise ValueError(f"unknown env {env_id!r}; registered VINGrid envs: {', '.join(ids)}")
-    return int(gym.registry[env_id].kwargs["size"])
 
 
 def build_model(cfg: BCConfig, policy: type = VINPolicy, policy_kwargs: dict[str, Any] | None = None) -> PPO:

@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no model at {args.model}")
     from stable_baselines3 import PPO
 
-    from agents.bc import env_size
     from agents.evaluation import evaluate_policy_on_maps
+    from gridworld_env import env_size
 
     try:
         size = env_size(args.env)

@@ -20,6 +20,7 @@ __all__ = [
     "PAPER_SPECS",
     "VINGridEnv",
     "distance_maps",
+    "env_size",
     "optimal_action_masks",
 ]
 
@@ -31,3 +32,16 @@ ENV_IDS = tuple(f"VINGrid-{n}x{n}-v0" for n in SIZES)
 for _n, _id in zip(SIZES, ENV_IDS):
     if _id not in registry:
         register(id=_id, entry_point="gridworld_env.vingrid:VINGridEnv", kwargs={"size": _n})
+
+
+def env_size(env_id: str) -> int:
+    """Map size of a registered VINGrid env id.
+
+    :raises ValueError: for an id that is not a registered VINGrid env.
+    """
+    from gymnasium import registry as _registry
+
+    if env_id not in _registry or not env_id.startswith("VINGrid"):
+        ids = sorted(i for i in _registry if i.startswith("VINGrid"))
+        raise ValueError(f"unknown env {env_id!r}; registered VINGrid envs: {', '.join(ids)}")
+    return int(_registry[env_id].kwargs["size"])

@@ -12,9 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-import gymnasium as gym
-
-import gridworld_env  # noqa: F401
+from gridworld_env import env_size
 from gridworld_env.expert import make_dataset
 
 
@@ -31,14 +29,6 @@ def trajectories_arg(value: str) -> int | None:
     return n
 
 
-def env_size(env_id: str) -> int:
-    """The map size of a registered VINGrid env id, or ``SystemExit`` with a clear message."""
-    if env_id not in gym.registry or not env_id.startswith("VINGrid"):
-        ids = sorted(i for i in gym.registry if i.startswith("VINGrid"))
-        raise SystemExit(f"error: unknown env {env_id!r}; registered VINGrid envs: {', '.join(ids)}")
-    return int(gym.registry[env_id].kwargs["size"])
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
@@ -50,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.maps < 1:
         parser.error(f"--maps must be >= 1, got {args.maps}")
-    size = env_size(args.env)
+    try:
+        size = env_size(args.env)
+    except ValueError as exc:
+        parser.error(str(exc))
     t = time.perf_counter()
     data = make_dataset(size, args.maps, args.trajectories, args.seed)
     data.save(args.out)
