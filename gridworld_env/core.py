@@ -90,13 +90,6 @@ def free_moves(obstacles: np.ndarray, row: int, col: int) -> np.ndarray:
     return out
 
 
-def free_moves_batch(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(N, 8) bool: the non-colliding actions of each agent (see :func:`move_batch`)."""
-    n, hp, wp = padded.shape
-    base = np.arange(n)[:, None] * (hp * wp) + (rows[:, None] + 1 + _DR) * wp + (cols[:, None] + 1 + _DC)
-    return ~padded.reshape(-1)[base]
-
-
 # --------------------------------------------------------------------------- BFS
 
 

@@ -53,23 +53,6 @@ def draw_frame(
     return frame
 
 
-def draw_values(values: np.ndarray, obstacles: np.ndarray | None = None, cell_pixels: int = 24) -> np.ndarray:
-    """A value (or reward) image as RGB: low blue, high yellow; obstacles dark.
-
-    :param values: (H, W) float.
-    :return: uint8 array (H * cell_pixels, W * cell_pixels, 3).
-    """
-    v = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(v)
-    lo, hi = (v[finite].min(), v[finite].max()) if finite.any() else (0.0, 1.0)
-    t = np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    low, high = np.array([40, 60, 150.0]), np.array([250, 225, 60.0])
-    rgb = (low + t[..., None] * (high - low)).astype(np.uint8)
-    if obstacles is not None:
-        rgb[obstacles] = WALL
-    return np.repeat(np.repeat(rgb, cell_pixels, axis=0), cell_pixels, axis=1)
-
-
 class Window:
     """A pygame window showing frames at a fixed rate (``render_mode="human"``)."""
 
