@@ -26,6 +26,7 @@ from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, poli
 from agents.policies import VINPolicy
 from gridworld_env import env_size
 from gridworld_env.atomic import atomic_path
+from gridworld_env.core import observation_images
 from gridworld_env.expert import ExpertDataset, make_dataset
 
 CHECKPOINT_FORMAT = "vingrid-bc-checkpoint-v1"
@@ -194,9 +195,7 @@ def train_bc(
         opt.load_state_dict(state["optimizer"])
         start, history = int(state["epoch"]), list(state["history"])
 
-    images = torch.zeros((data.n_maps, 2, size, size))
-    images[:, 0] = torch.from_numpy(data.obstacles)
-    images[torch.arange(data.n_maps), 1, torch.from_numpy(data.goals[:, 0]).long(), torch.from_numpy(data.goals[:, 1]).long()] = 1
+    images = torch.from_numpy(observation_images(data.obstacles, data.goals.astype(np.int64), np.float32))
     map_index = torch.from_numpy(data.map_index).long()
     positions = torch.from_numpy(data.states.astype(np.int64))
     actions = torch.from_numpy(data.actions.astype(np.int64))

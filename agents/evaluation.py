@@ -23,7 +23,14 @@ import torch
 from gymnasium.utils.seeding import np_random
 
 from agents.policies import VINExtractor
-from gridworld_env.core import ACTIONS, first_true, move_batch, optimal_action_masks, pad_blocked
+from gridworld_env.core import (
+    ACTIONS,
+    first_true,
+    move_batch,
+    observation_images,
+    optimal_action_masks,
+    pad_blocked,
+)
 from gridworld_env.maps import Episodes, MapSpec, default_spec, sample_episodes
 
 TEST_SEED = 10**9
@@ -61,9 +68,7 @@ def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256) -> Ac
     """
     policy.eval()
     device = policy.device
-    images = np.zeros((ep.goals.shape[0], 2) + ep.obstacles.shape[1:], dtype=np.float32)
-    images[:, 0] = ep.obstacles
-    images[np.arange(len(images)), 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
+    images = observation_images(ep.obstacles, ep.goals, np.float32)
     extractor = getattr(policy, "features_extractor", None)
     if isinstance(extractor, VINExtractor):
         with torch.no_grad():
@@ -101,7 +106,7 @@ def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
     while active.any():
         a_idx = np.flatnonzero(active)
         actions = act(a_idx, rows[a_idx], cols[a_idx])
-        r, c, hit = move_batch(padded[a_idx], rows[a_idx], cols[a_idx], actions)
+        r, c, hit = move_batch(padded, rows[a_idx], cols[a_idx], actions, maps=a_idx)
         rows[a_idx], cols[a_idx] = r, c
         collided[a_idx] |= hit
         steps[a_idx] += 1

@@ -62,20 +62,22 @@ def pad_blocked(obstacles: np.ndarray) -> np.ndarray:
 
 
 def move_batch(
-    padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, actions: np.ndarray
+    padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, actions: np.ndarray, maps: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply one move per agent for a batch of N agents on N maps.
+    """Apply one move per agent for a batch of N agents.
 
-    :param padded: (N, H + 2, W + 2) bool from :func:`pad_blocked`.
+    :param padded: (M, H + 2, W + 2) bool from :func:`pad_blocked`.
     :param rows: (N,) int agent rows.
     :param cols: (N,) int agent columns.
     :param actions: (N,) int actions in ``[0, 8)`` (not validated here).
+    :param maps: (N,) the map of each agent; default ``arange(N)`` (agent i on map i).
     :return: ``(rows, cols, collided)``, new arrays.
     """
-    n, hp, wp = padded.shape
+    m, hp, wp = padded.shape
     nr = rows + _DR[actions]
     nc = cols + _DC[actions]
-    flat = np.arange(n) * (hp * wp) + (nr + 1) * wp + (nc + 1)
+    maps = np.arange(rows.shape[0]) if maps is None else maps
+    flat = maps * (hp * wp) + (nr + 1) * wp + (nc + 1)
     collided = padded.reshape(-1)[flat]
     return np.where(collided, rows, nr), np.where(collided, cols, nc), collided
 
@@ -88,6 +90,19 @@ def free_moves(obstacles: np.ndarray, row: int, col: int) -> np.ndarray:
         nr, nc = row + dr, col + dc
         out[a] = 0 <= nr < height and 0 <= nc < width and not obstacles[nr, nc]
     return out
+
+
+def observation_images(obstacles: np.ndarray, goals: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """The ``image`` observation of B maps: (B, 2, H, W), channel 0 obstacles, channel 1 the goal.
+
+    :param obstacles: (B, H, W) bool.
+    :param goals: (B, 2) int goal cells.
+    """
+    b = obstacles.shape[0]
+    images = np.zeros((b, 2) + obstacles.shape[1:], dtype=dtype)
+    images[:, 0] = obstacles
+    images[np.arange(b), 1, goals[:, 0], goals[:, 1]] = 1
+    return images
 
 
 # --------------------------------------------------------------------------- BFS

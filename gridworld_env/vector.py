@@ -27,7 +27,7 @@ from gymnasium import spaces
 from gymnasium.utils.seeding import np_random
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
-from gridworld_env.core import ACTIONS, N_ACTIONS, optimal_action_masks, pad_blocked
+from gridworld_env.core import ACTIONS, N_ACTIONS, first_true, observation_images, optimal_action_masks, pad_blocked
 from gridworld_env.maps import MapSpec, check_options, sample_episodes
 from gridworld_env.vingrid import VINGridEnv, observation_space
 
@@ -154,9 +154,7 @@ class VINGridVecEnv(VecEnv):
         base = self._base[idx]
         self._cell[idx] = base + (ep.starts[:, 0] + 1) * self._wp + ep.starts[:, 1] + 1
         self._goal_cell[idx] = base + (ep.goals[:, 0] + 1) * self._wp + ep.goals[:, 1] + 1
-        self._images[idx, 0] = ep.obstacles
-        self._images[idx, 1] = 0
-        self._images[idx, 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
+        self._images[idx] = observation_images(ep.obstacles, ep.goals)
         lengths = ep.distances[np.arange(len(idx)), ep.starts[:, 0], ep.starts[:, 1]].tolist()
         for i, length in zip(idx.tolist(), lengths):
             self.reset_infos[i] = {"shortest_path_length": length}
@@ -227,8 +225,7 @@ class VINGridVecEnv(VecEnv):
         windows = padded[
             np.arange(n)[:, None, None], pos[:, 0, None, None] + k[None, :, None], pos[:, 1, None, None] + k[None, None, :]
         ]
-        masks = optimal_action_masks(windows)[:, 1, 1]
-        return np.where(masks.any(axis=1), masks.argmax(axis=1), -1)
+        return first_true(optimal_action_masks(windows)[:, 1, 1])
 
     # ------------------------------------------------------- VecEnv plumbing
     def close(self) -> None:

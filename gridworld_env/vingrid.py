@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from gridworld_env.core import ACTIONS, N_ACTIONS, free_moves, optimal_action_masks
+from gridworld_env.core import ACTIONS, N_ACTIONS, free_moves, observation_images, optimal_action_masks
 from gridworld_env.maps import MapSpec, check_options, default_spec, sample_episodes
 
 
@@ -162,10 +162,7 @@ class VINGridEnv(gym.Env):
         self.agent_pos = (int(start[0]), int(start[1]))
         self._distances = distances
         self._blocked = obstacles.tolist()
-        image = np.zeros((2, self.size, self.size), dtype=np.uint8)
-        image[0] = obstacles
-        image[1][self.goal_pos] = 1
-        self._image = image
+        self._image = observation_images(obstacles[None], np.array([self.goal_pos]))[0]
         self.trail = [self.agent_pos]
         self._steps = 0
         self._needs_reset = False

@@ -90,3 +90,13 @@ def test_optimal_masks_step_one_closer():
                     assert masks[i, r, c, a] == ok
                 assert masks[i, r, c].any() == (d > 0)
     assert (first_true(masks)[dist <= 0] == -1).all()
+
+
+def test_move_batch_with_map_index_equals_copied_maps():
+    rng = np.random.default_rng(3)
+    padded = pad_blocked(rng.random((10, 5, 5)) < 0.3)
+    maps = rng.integers(0, 10, 25)
+    rows, cols, actions = rng.integers(0, 5, 25), rng.integers(0, 5, 25), rng.integers(0, 8, 25)
+    by_index = move_batch(padded, rows, cols, actions, maps=maps)
+    by_copy = move_batch(padded[maps], rows, cols, actions)
+    assert all(np.array_equal(a, b) for a, b in zip(by_index, by_copy))
