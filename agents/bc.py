@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 
+from agents.baselines import CNNPolicy, FCNPolicy
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
 from gridworld_env import env_size
@@ -38,6 +39,8 @@ class BCConfig:
 
     env_id: str = "VINGrid-16x16-v0"
     """Registered env whose maps and spaces are used."""
+    policy: str = "vin"
+    """``vin``, or the paper's reactive baselines ``cnn`` and ``fcn`` (:mod:`agents.baselines`)."""
     n_maps: int = 5000
     """Training maps: env seeds ``[seed, seed + n_maps)`` (the paper used 5,000)."""
     trajectories_per_map: int | None = 7
@@ -52,17 +55,23 @@ class BCConfig:
     """Learning rate."""
     optimizer: str = "rmsprop"
     """``rmsprop`` (the paper's, eps 1e-6) or ``adam``."""
+    max_grad_norm: float | None = None
+    """Clip the gradient norm of each batch to this (``None``: no clipping)."""
+    lr_schedule: str = "constant"
+    """``constant``, or ``cosine``: from ``lr`` down to 0 over the training batches."""
     loss: str = "expert"
     """``expert``: cross-entropy on the expert's action; ``optimal_set``: minus the log of the
     probability of the set of optimal actions (tie-aware)."""
     k: int | None = None
-    """Value-iteration steps; default the paper's K for the map size."""
+    """VIN: value-iteration steps; default the paper's K for the map size."""
     ch_h: int = 150
-    """Hidden reward channels."""
+    """VIN: hidden reward channels; FCN: channels of its first two layers."""
     ch_q: int = 10
-    """Q channels."""
+    """VIN: Q channels; FCN: channels of its last layer."""
     kernel_size: int = 3
-    """Value-iteration kernel."""
+    """VIN: value-iteration kernel."""
+    kernel_init: str = "moves"
+    """VIN: start of the VI kernels, ``moves`` (the true moves) or ``zero`` (see :class:`agents.vin.VIN`)."""
     val_maps: int = 200
     """Validation maps (env seeds from ``VAL_SEED``) for accuracy and success each epoch."""
     seed: int = 0
@@ -71,8 +80,14 @@ class BCConfig:
     """Torch CPU threads."""
 
     def __post_init__(self) -> None:
+        if self.kernel_init not in ("moves", "zero"):
+            raise ValueError(f"kernel_init must be 'moves' or 'zero', got {self.kernel_init!r}")
+        if self.policy not in ("vin", "cnn", "fcn"):
+            raise ValueError(f"policy must be 'vin', 'cnn' or 'fcn', got {self.policy!r}")
         if self.optimizer not in ("rmsprop", "adam"):
             raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.loss not in ("expert", "optimal_set"):
             raise ValueError(f"loss must be 'expert' or 'optimal_set', got {self.loss!r}")
         for name in ("n_maps", "epochs", "batch_size", "val_maps", "threads"):
@@ -80,6 +95,8 @@ class BCConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
         if self.seed < 0 or self.seed + self.n_maps > VAL_SEED:
             raise ValueError(f"training seeds [{self.seed}, {self.seed + self.n_maps}) must lie in [0, {VAL_SEED})")
 
@@ -92,11 +109,15 @@ class BCConfig:
         return cls(**values)
 
 
-def build_model(cfg: BCConfig, policy: type = VINPolicy, policy_kwargs: dict[str, Any] | None = None) -> PPO:
+def build_model(cfg: BCConfig) -> PPO:
     """An SB3 PPO model holding the policy to clone into (saved and loaded as a PPO zip)."""
-    if policy_kwargs is None:
-        extractor = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q, "kernel_size": cfg.kernel_size}
-        policy_kwargs = {"features_extractor_kwargs": extractor}
+    policy_kwargs: dict[str, Any] = {}
+    if cfg.policy == "vin":
+        policy_kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q,
+                                                      "kernel_size": cfg.kernel_size, "kernel_init": cfg.kernel_init}
+    elif cfg.policy == "fcn":
+        policy_kwargs["features_extractor_kwargs"] = {"ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
+    policy = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}[cfg.policy]
     return PPO(policy, gym.make(cfg.env_id), policy_kwargs=policy_kwargs, seed=cfg.seed, device="cpu", verbose=0)
 
 
@@ -214,12 +235,19 @@ def train_bc(
     for epoch in range(start, cfg.epochs):
         policy.train()
         total_loss = total_hits = n = 0.0
-        for idx_np in map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, epoch])):
+        batches = map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
+        for b, idx_np in enumerate(batches):
+            if cfg.lr_schedule == "cosine":
+                progress = (epoch + b / len(batches)) / cfg.epochs
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
             idx = torch.from_numpy(idx_np)
             obs = {"image": images[map_index[idx]], "position": positions[idx].float()}
             loss, hits = bc_loss(policy, obs, actions[idx], optimal[idx], cfg.loss)
             opt.zero_grad()
             loss.backward()
+            if cfg.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             opt.step()
             total_loss += loss.item() * idx.numel()
             total_hits += float(hits.sum())
@@ -233,6 +261,11 @@ def train_bc(
             for key, value in figures.items():
                 if key != "epoch":
                     writer.add_scalar(f"bc/{key}", value, epoch + 1)
+            if cfg.policy == "vin":  # the planner at work on the first validation map
+                from agents.visual import planner_pictures
+
+                grid, _, _ = planner_pictures(policy, cfg.env_id, VAL_SEED)
+                writer.add_image("bc/planner_reward_then_values", grid, epoch + 1, dataformats="HWC")
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{figures['loss']:.3f}", acc=f"{figures['val_accuracy']:.3f}",

@@ -60,17 +60,17 @@ def held_out_episodes(size: int, episodes: int, seed: int = TEST_SEED, spec: Map
     return sample_episodes([np_random(seed + i)[0] for i in range(episodes)], spec or default_spec(size))
 
 
-def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256) -> ActFn:
+def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256, plan_cache: bool = True) -> ActFn:
     """An :data:`ActFn` for an SB3 policy on the maps of ``ep`` (deterministic actions).
 
     A VIN policy plans each map once and caches Q (the plan of an episode serves all its
-    steps); any other policy runs on the observations of each step.
+    steps); any other policy, or ``plan_cache=False``, runs on the observations of each step.
     """
     policy.eval()
     device = policy.device
     images = observation_images(ep.obstacles, ep.goals, np.float32)
     extractor = getattr(policy, "features_extractor", None)
-    if isinstance(extractor, VINExtractor):
+    if plan_cache and isinstance(extractor, VINExtractor):
         with torch.no_grad():
             q = torch.cat([extractor.vin.plan(torch.from_numpy(images[i : i + chunk]).to(device))
                            for i in range(0, len(images), chunk)])

@@ -24,20 +24,36 @@ from agents.vin import VIN, default_k
 
 
 def group_maps(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Merge runs of identical adjacent maps: the maps to plan on and each sample's map.
+    """The distinct maps of a batch and each sample's map: ``maps[index] == images`` exactly.
 
-    Exact and O(B * H * W): samples of one map that sit next to each other (a BC batch of
-    whole maps, the steps of one episode) share one plan; a map that reappears later in
-    the batch is planned again, which gives the same result.
+    Samples of one map (a BC batch of whole maps, the steps of an episode, a shuffled PPO
+    minibatch) then share one value iteration. Runs of identical adjacent maps are merged
+    first (O(B * H * W)); the remaining maps are deduplicated by a random projection, and
+    the result is checked element-wise, so a hash collision only costs speed (the batch is
+    then planned map by map), never exactness.
 
     :param images: (B, C, H, W).
-    :return: ``(maps, index)`` with ``maps[index] == images``.
+    :return: ``(maps, index)``: (M, C, H, W) distinct maps and (B,) int64 indices into them.
     """
+    b = images.shape[0]
     flat = images.flatten(1)
-    new = torch.ones(flat.shape[0], dtype=torch.bool, device=images.device)
-    if flat.shape[0] > 1:
+    new = torch.ones(b, dtype=torch.bool, device=images.device)
+    if b > 1:
         new[1:] = (flat[1:] != flat[:-1]).any(dim=1)
-    return images[new], new.long().cumsum(0) - 1
+    run = new.long().cumsum(0) - 1
+    firsts = flat[new]
+    if firsts.shape[0] > 1:
+        gen = torch.Generator(device="cpu").manual_seed(0x5EED)
+        proj = torch.rand(flat.shape[1], 2, generator=gen, dtype=torch.float64).to(images.device)
+        keys = firsts.double() @ proj
+        unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
+        # The first run of each key stands for it.
+        runs = torch.arange(inverse.numel(), device=images.device)
+        order = torch.full((unique.shape[0],), inverse.numel(), dtype=torch.long, device=images.device)
+        order.scatter_reduce_(0, inverse, runs, "amin")
+        if torch.equal(firsts[order[inverse]], firsts):
+            return images[new][order], inverse[run]
+    return images[new], run
 
 
 class VINExtractor(BaseFeaturesExtractor):
@@ -50,7 +66,14 @@ class VINExtractor(BaseFeaturesExtractor):
     :param kernel_size: value-iteration kernel.
     :param plan_once_per_map: share one value iteration among samples of the same map
         (exact; turning it off is only for tests and benchmarks).
+    :param kernel_init: start of the VI kernels, ``moves`` or ``zero`` (see :class:`~agents.vin.VIN`).
+    :param plan_cache: without gradients (rollouts, ``predict``), keep the plans of the
+        maps seen since the weights last changed, so an episode's map is planned once, not
+        at every step. Exact: a weight update (any in-place change) empties the cache.
     """
+
+    #: Plans kept at most; the cache is emptied when it would grow past this.
+    CACHE_SIZE = 4096
 
     def __init__(
         self,
@@ -60,13 +83,19 @@ class VINExtractor(BaseFeaturesExtractor):
         ch_q: int = 10,
         kernel_size: int = 3,
         plan_once_per_map: bool = True,
+        plan_cache: bool = True,
+        kernel_init: str = "moves",
     ) -> None:
         if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
         super().__init__(observation_space, features_dim=ch_q)
         channels, height, _ = observation_space["image"].shape
-        self.vin = VIN(channels, k if k is not None else default_k(height), ch_h, ch_q, kernel_size, n_actions=0)
+        self.vin = VIN(channels, k if k is not None else default_k(height), ch_h, ch_q, kernel_size, n_actions=0,
+                       kernel_init=kernel_init)
         self.plan_once_per_map = plan_once_per_map
+        self.plan_cache = plan_cache
+        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache_version: tuple = ()
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         images = observations["image"]
@@ -75,7 +104,22 @@ class VINExtractor(BaseFeaturesExtractor):
             maps, index = group_maps(images)
         else:
             maps, index = images, torch.arange(images.shape[0], device=images.device)
-        return self.vin(maps, index, pos[:, 0], pos[:, 1])
+        if self.plan_cache and not torch.is_grad_enabled():
+            q = self._cached_plans(maps)
+        else:
+            q = self.vin.plan(maps)
+        return self.vin.act(q, index, pos[:, 0], pos[:, 1])
+
+    def _cached_plans(self, maps: torch.Tensor) -> torch.Tensor:
+        version = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if version != self._cache_version or len(self._cache) + maps.shape[0] > self.CACHE_SIZE:
+            self._cache, self._cache_version = {}, version
+        keys = [m.tobytes() for m in maps.cpu().numpy()]
+        missing = [i for i, key in enumerate(keys) if key not in self._cache]
+        if missing:
+            for i, q in zip(missing, self.vin.plan(maps[missing])):
+                self._cache[keys[i]] = q
+        return torch.stack([self._cache[key] for key in keys])
 
 
 def _vin_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +128,13 @@ def _vin_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     kwargs.setdefault("normalize_images", False)
     kwargs.setdefault("share_features_extractor", True)
     return kwargs
+
+
+def _zero_value_kernels(policy: torch.nn.Module) -> None:
+    """Undo SB3's orthogonal init (gain sqrt(2)) of the VIN kernels (see ``VIN.reset_kernels``)."""
+    for module in policy.modules():
+        if isinstance(module, VINExtractor):
+            module.vin.reset_kernels()
 
 
 class VINPolicy(MultiInputActorCriticPolicy):
@@ -95,6 +146,7 @@ class VINPolicy(MultiInputActorCriticPolicy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **_vin_defaults(kwargs))
+        _zero_value_kernels(self)
 
 
 class MaskableVINPolicy(MaskableMultiInputActorCriticPolicy):
@@ -102,6 +154,7 @@ class MaskableVINPolicy(MaskableMultiInputActorCriticPolicy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **_vin_defaults(kwargs))
+        _zero_value_kernels(self)
 
 
 def vin_of(policy: torch.nn.Module) -> tuple[VIN, torch.nn.Module]:

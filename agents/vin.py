@@ -38,16 +38,30 @@ class VIN(nn.Module):
     :param ch_q: Q channels (10 in the paper: more than the 8 real actions).
     :param kernel_size: kernel of the value-iteration convolution (odd).
     :param n_actions: logits of the linear head; 0 for no head (``act`` then returns Q).
+    :param kernel_init: start of the value-iteration kernels: ``"moves"`` (Q channel ``a``
+        reads reward and value at the cell that move ``a`` of :data:`gridworld_env.core.ACTIONS`
+        reaches, weight 1; channels past 8 start at zero), or ``"zero"`` (value kernel zero,
+        reward kernel PyTorch's default, as the public ports do).
     """
 
     def __init__(
-        self, in_channels: int = 2, k: int = 20, ch_h: int = 150, ch_q: int = 10, kernel_size: int = 3, n_actions: int = 8
+        self,
+        in_channels: int = 2,
+        k: int = 20,
+        ch_h: int = 150,
+        ch_q: int = 10,
+        kernel_size: int = 3,
+        n_actions: int = 8,
+        kernel_init: str = "moves",
     ) -> None:
         super().__init__()
         if k < 1:
             raise ValueError(f"k (value-iteration steps) must be >= 1, got {k}")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        if kernel_init not in ("moves", "zero"):
+            raise ValueError(f"kernel_init must be 'moves' or 'zero', got {kernel_init!r}")
+        self.kernel_init = kernel_init
         self.k, self.ch_q = k, ch_q
         self.hidden = nn.Conv2d(in_channels, ch_h, 3, padding=1)
         self.reward = nn.Conv2d(ch_h, 1, 1, bias=False)
@@ -55,6 +69,27 @@ class VIN(nn.Module):
         self.q_from_reward = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
         self.q_from_value = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
         self.head = nn.Linear(ch_q, n_actions, bias=False) if n_actions else None
+        self.reset_kernels()
+
+    def reset_kernels(self) -> None:
+        """Initialise the value-iteration kernels as ``kernel_init`` says.
+
+        A random value kernel whose weights sum above 1 makes the values grow geometrically
+        over K iterations (BC diverged at 28x28), and one that sums below 1 lets gradients
+        vanish along long paths; the ``moves`` start propagates values one cell per
+        iteration from the first step, so the network only has to learn the reward.
+        """
+        with torch.no_grad():
+            self.q_from_value.weight.zero_()
+            if self.kernel_init == "moves":
+                from gridworld_env.core import ACTIONS
+
+                self.q_from_reward.weight.zero_()
+                c = self.q_from_value.weight.shape[-1] // 2
+                for a, (dr, dc) in enumerate(ACTIONS[: self.ch_q]):
+                    if abs(dr) <= c and abs(dc) <= c:
+                        self.q_from_value.weight[a, 0, c + dr, c + dc] = 1.0
+                        self.q_from_reward.weight[a, 0, c + dr, c + dc] = 1.0
 
     def reward_image(self, image: torch.Tensor) -> torch.Tensor:
         """(M, C, H, W) observation -> (M, 1, H, W) learned reward."""

@@ -1,6 +1,7 @@
 """Evaluate a saved SB3 model on held-out maps under the VIN paper's protocol.
 
     python -m eval --model runs/NAME/model.zip --env VINGrid-16x16-v0 [--episodes 1000] [--seed S]
+                   [--render human|gif] [--render-episodes 3] [--render-out out/eval.gif]
 
 Held-out maps are those of ``env.reset(seed=s)`` for ``s`` in ``[S, S + episodes)``;
 the default ``S`` is 10^9, outside every training and validation seed (agents.evaluation).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -24,23 +26,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=1000, help="held-out maps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=TEST_SEED, help="first env seed (default: 10^9)")
+    parser.add_argument("--render", choices=["human", "gif"], default=None,
+                        help="also show the first episodes in a window, or save them as a GIF")
+    parser.add_argument("--render-episodes", type=int, default=3, help="episodes to render (default: %(default)s)")
+    parser.add_argument("--render-out", default="out/eval.gif", help="GIF path for --render gif (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.render_episodes < 1:
+        parser.error(f"--render-episodes must be >= 1, got {args.render_episodes}")
     if not os.path.exists(args.model):
         parser.error(f"no model at {args.model}")
-    from stable_baselines3 import PPO
-
     from agents.evaluation import evaluate_policy_on_maps
+    from agents.zoo import load_model
     from gridworld_env import env_size
 
     try:
         size = env_size(args.env)
-        model = PPO.load(args.model, device="cpu")
+        model = load_model(args.model)
     except ValueError as exc:
         parser.error(str(exc))
     result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed)
-    print(json.dumps({"env": args.env, "model": args.model, "seed": args.seed, **result.as_dict()}))
+    figures = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.as_dict().items()}
+    report = {"env": args.env, "model": args.model, "seed": args.seed, **figures}
+    if args.render is not None:
+        from agents.visual import render_policy
+
+        if args.render == "gif":
+            os.makedirs(os.path.dirname(os.path.abspath(args.render_out)), exist_ok=True)
+        seeds = list(range(args.seed, args.seed + args.render_episodes))
+        outcomes = render_policy(model.policy, args.env, seeds, args.render, args.render_out)
+        report["rendered"] = {"seeds": seeds, "success": outcomes, "gif": args.render_out if args.render == "gif" else None}
+    print(json.dumps(report))
     return 0
 
 

@@ -14,6 +14,14 @@ gets a fresh dict with ``is_success``, ``collision``, ``TimeLimit.truncated`` an
 same read-only empty mapping, :data:`EMPTY_INFO` (building 4,096 fresh dicts would cost
 more than the step itself); writing to it raises ``TypeError``, and ``dict(info)`` gives
 a private copy. A collision on such a step shows in the reward (``collision_reward``).
+
+**Curriculum.** :meth:`set_max_start_distance` limits new episodes to starts at most ``d``
+moves from the goal (uniform over those cells; the map and goal are drawn as usual), as
+the VIN paper did for RL; ``None`` restores the default start distribution.
+
+**Checkpoints.** :meth:`state_dict` / :meth:`load_state_dict` save and restore everything
+(maps, agents, step counters, random generators), so a resumed training run continues the
+exact episode stream.
 """
 
 from __future__ import annotations
@@ -124,6 +132,7 @@ class VINGridVecEnv(VecEnv):
         self._rewards = np.array([step_reward, collision_reward, goal_reward], dtype=np.float32)
         self._actions: np.ndarray | None = None
         self._started = False
+        self.max_start_distance: int | None = None
         if seed is not None:
             self.seed(seed)
 
@@ -146,6 +155,8 @@ class VINGridVecEnv(VecEnv):
                 self._rngs[i], _ = np_random(seed)
             rngs.append(self._rngs[i])
         ep = sample_episodes(rngs, self.map_spec, opts)
+        if self.max_start_distance is not None:
+            self._near_starts(ep, rngs, np.array(["start" not in o for o in opts]))
         self.obstacles[idx] = ep.obstacles
         self._padded[idx, 1:-1, 1:-1] = ep.obstacles
         self.goals[idx] = ep.goals
@@ -158,6 +169,56 @@ class VINGridVecEnv(VecEnv):
         lengths = ep.distances[np.arange(len(idx)), ep.starts[:, 0], ep.starts[:, 1]].tolist()
         for i, length in zip(idx.tolist(), lengths):
             self.reset_infos[i] = {"shortest_path_length": length}
+
+    def set_max_start_distance(self, distance: int | None) -> None:
+        """Curriculum: new episodes start at most ``distance`` moves from the goal (``None``: anywhere)."""
+        if distance is not None and (not isinstance(distance, (int, np.integer)) or distance < 1):
+            raise ValueError(f"max start distance must be a positive int or None, got {distance!r}")
+        self.max_start_distance = None if distance is None else int(distance)
+
+    def _near_starts(self, ep: Any, rngs: list[np.random.Generator], redraw: np.ndarray) -> None:
+        """Redraw the starts of episodes ``redraw`` uniformly among cells 1..max_start_distance from the goal."""
+        idx = np.flatnonzero(redraw)
+        if idx.size == 0:
+            return
+        d = ep.distances[idx].reshape(idx.size, -1)
+        ok = (d > 0) & (d <= self.max_start_distance)  # never empty: the goal has a reachable neighbour
+        counts = ok.sum(axis=1)
+        u = np.array([rngs[i].random() for i in idx.tolist()])
+        pick = np.minimum((u * counts).astype(np.int64), counts - 1)
+        cell = np.argmax(np.cumsum(ok, axis=1) > pick[:, None], axis=1)
+        ep.starts[idx] = np.stack(np.divmod(cell, self.size), axis=1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this env exactly (arrays, counters, generator states)."""
+        return {
+            "cell": self._cell.copy(), "goal_cell": self._goal_cell.copy(), "padded": self._padded.copy(),
+            "goals": self.goals.copy(), "distances": self.distances.copy(), "steps": self.steps.copy(),
+            "images": self._images.copy(), "started": self._started, "max_start_distance": self.max_start_distance,
+            "rngs": [None if r is None else r.bit_generator.state for r in self._rngs],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` of an env with the same ``num_envs`` and ``size``."""
+        if np.shape(state["cell"]) != (self.num_envs,) or np.shape(state["images"])[-1] != self.size:
+            raise ValueError(f"env state is for other settings than num_envs={self.num_envs}, size={self.size}")
+        self._cell[:] = state["cell"]
+        self._goal_cell[:] = state["goal_cell"]
+        self._padded[:] = state["padded"]
+        self.obstacles[:] = self._padded[:, 1:-1, 1:-1]
+        self.goals[:] = state["goals"]
+        self.distances[:] = state["distances"]
+        self.steps[:] = state["steps"]
+        self._images[:] = state["images"]
+        self._started = bool(state["started"])
+        self.max_start_distance = state["max_start_distance"]
+        for i, rng_state in enumerate(state["rngs"]):
+            if rng_state is None:
+                self._rngs[i] = None
+            else:
+                rng, _ = np_random(0)
+                rng.bit_generator.state = rng_state
+                self._rngs[i] = rng
 
     def reset(self) -> dict[str, np.ndarray]:
         self._reset_envs(np.arange(self.num_envs), self._seeds, self._options)

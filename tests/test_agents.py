@@ -86,7 +86,7 @@ def test_plan_once_per_map_equals_per_sample():
     torch.manual_seed(1)
     env = VINGridVecEnv(3, size=16, seed=4)
     obs = env.reset()
-    # 9 samples: 3 maps x 3 agent cells, each map's samples adjacent, plus a repeat at the end.
+    # 10 samples: 3 maps x 3 agent cells, each map's samples adjacent, plus a repeat of map 0 at the end.
     images = torch.as_tensor(np.repeat(obs["image"], 3, axis=0)).float()
     images = torch.cat([images, images[:1]])
     pos = torch.as_tensor(np.repeat(obs["position"], 3, axis=0)).float()
@@ -95,7 +95,10 @@ def test_plan_once_per_map_equals_per_sample():
     single = VINExtractor(env.observation_space, ch_h=8, plan_once_per_map=False)
     single.load_state_dict(shared.state_dict())
     maps, index = group_maps(images)
-    assert maps.shape[0] == 4 and torch.equal(maps[index], images)
+    assert maps.shape[0] == 3 and torch.equal(maps[index], images)
+    perm = torch.randperm(images.shape[0])  # a shuffled minibatch: duplicates not adjacent
+    maps, index = group_maps(images[perm])
+    assert maps.shape[0] == 3 and torch.equal(maps[index], images[perm])
     a = shared({"image": images, "position": pos})
     b = single({"image": images, "position": pos})
     assert torch.allclose(a, b, atol=1e-6)
@@ -117,9 +120,11 @@ def test_learn_runs_briefly_and_round_trips(algo, policy, tmp_path):
 
 
 def test_bc_beats_chance_and_resume_equals_uninterrupted(tmp_path):
-    cfg = BCConfig(env_id="VINGrid-8x8-v0", n_maps=150, epochs=2, ch_h=16, val_maps=50, lr=0.01)
+    cfg = BCConfig(env_id="VINGrid-8x8-v0", n_maps=150, epochs=2, ch_h=16, val_maps=50, lr=0.01, optimizer="adam",
+                   trajectories_per_map=None, loss="optimal_set")
     _, straight = train_bc(cfg, str(tmp_path / "a"))
-    assert straight[-1]["val_accuracy"] > 0.3  # chance is about 1/8 to 3/8 with ties
+    # Chance is about 1/8 to 3/8 with ties; seeds 0 and 1 of this setting reached 0.77 and 0.86.
+    assert straight[-1]["val_accuracy"] > 0.5
     # One epoch, then resume for the second.
     train_bc(BCConfig(**{**cfg.__dict__, "epochs": 1}), str(tmp_path / "b"))
     state = load_checkpoint(str(tmp_path / "b" / "checkpoint.pt"))
@@ -171,3 +176,44 @@ def test_policy_act_fn_generic_and_vin_agree_for_vin():
     obs["image"][m, 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
     slow, _ = model.predict(obs, deterministic=True)
     assert np.array_equal(fast(m, ep.starts[:, 0], ep.starts[:, 1]), slow)
+
+
+def test_plan_cache_is_exact_and_follows_weight_updates():
+    env = VINGridVecEnv(5, size=8, seed=2)
+    obs = env.reset()
+    batch = {key: torch.as_tensor(np.concatenate([v, v])).float() for key, v in obs.items()}
+    model = PPO(VINPolicy, env, policy_kwargs={"features_extractor_kwargs": {"ch_h": 6, "k": 4}}, device="cpu")
+    extractor = model.policy.features_extractor
+    plain = VINExtractor(env.observation_space, ch_h=6, k=4, plan_cache=False)
+    with torch.no_grad():
+        plain.load_state_dict(extractor.state_dict())
+        cached, reference = extractor(batch), plain(batch)
+        assert torch.equal(cached, reference) and len(extractor._cache) == 5
+        assert torch.equal(extractor(batch), reference)  # served from the cache
+    opt = torch.optim.SGD(extractor.parameters(), lr=0.5)
+    extractor(batch).sum().backward()  # with gradients: no cache
+    opt.step()
+    with torch.no_grad():
+        plain.load_state_dict(extractor.state_dict())
+        after = extractor(batch)
+        assert torch.equal(after, plain(batch)) and not torch.equal(after, cached)
+
+
+def test_map_grouped_minibatch_order_keeps_episodes_whole():
+    from agents.ppo import map_grouped_order
+
+    starts = np.zeros((6, 2))
+    starts[[0, 3], 0] = 1  # env 0: episodes of steps 0-2 and 3-5
+    starts[[0, 1, 4], 1] = 1  # env 1: steps 0, 1-3, 4-5
+    np.random.seed(0)
+    order = map_grouped_order(starts)
+    assert sorted(order.tolist()) == list(range(12))
+    segments = [[0, 1, 2], [3, 4, 5], [6], [7, 8, 9], [10, 11]]  # env-major flat indices
+    pieces = []
+    i = 0
+    while i < 12:
+        seg = next(s for s in segments if s[0] == order[i])
+        assert order[i : i + len(seg)].tolist() == seg
+        pieces.append(seg[0])
+        i += len(seg)
+    assert len(pieces) == 5

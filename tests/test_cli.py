@@ -1,6 +1,7 @@
 """Command-line front ends run end to end on tiny budgets; bad arguments fail clearly."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ def run(*args, check=True):
     return out
 
 
-@pytest.mark.parametrize("module", ["train", "eval", "train.make_dataset", "train.demo", "gridworld_env.play"])
+@pytest.mark.parametrize("module", ["train", "eval", "eval.visualize", "train.make_dataset", "train.demo",
+                                    "gridworld_env.play"])
 def test_help(module):
     assert "usage" in run(module, "--help").stdout
 
@@ -26,8 +28,30 @@ def test_bc_then_eval_end_to_end(tmp_path):
     assert summary["epoch"] == 1 and (tmp_path / "run" / "model.zip").exists()
     assert list((tmp_path / "run" / "tb").iterdir())
     ev = json.loads(run("eval", "--model", str(tmp_path / "run" / "model.zip"), "--env", "VINGrid-8x8-v0",
-                        "--episodes", "10").stdout)
+                        "--episodes", "10", "--render", "gif", "--render-episodes", "2",
+                        "--render-out", str(tmp_path / "ep.gif")).stdout)
     assert ev["episodes"] == 10 and 0 <= ev["success_rate"] <= 1
+    assert ev["rendered"]["seeds"] == [10**9, 10**9 + 1] and (tmp_path / "ep.gif").stat().st_size > 0
+
+
+def test_ppo_from_bc_end_to_end(tmp_path):
+    run("train", "bc", "--env", "VINGrid-8x8-v0", "--out", str(tmp_path / "bc"), "--no-progress",
+        "n_maps=20", "epochs=1", "ch_h=4", "k=4", "val_maps=5")
+    out = run("train", "ppo", "--env", "VINGrid-8x8-v0", "--policy", "vin", "--masked", "--curriculum",
+              "--init", str(tmp_path / "bc" / "model.zip"), "--out", str(tmp_path / "ppo"), "--no-progress",
+              "total_timesteps=128", "n_envs=4", "n_steps=16", "batch_size=32", "ch_h=4", "k=4",
+              "eval_freq=64", "eval_episodes=4")
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["timesteps"] == 128 and 0 <= summary["success_rate"] <= 1
+    assert (tmp_path / "ppo" / "model.zip").exists() and (tmp_path / "ppo" / "checkpoint.pt").exists()
+
+
+def test_visualize_writes_png_and_gif(tmp_path):
+    run("train", "bc", "--env", "VINGrid-8x8-v0", "--out", str(tmp_path / "bc"), "--no-progress",
+        "n_maps=10", "epochs=1", "ch_h=4", "k=3", "val_maps=5")
+    out = json.loads(run("eval.visualize", "--model", str(tmp_path / "bc" / "model.zip"), "--env", "VINGrid-8x8-v0",
+                         "--seed", "5", "--out", str(tmp_path / "vis")).stdout)
+    assert out["iterations"] == 3 and os.path.getsize(out["png"]) > 0 and os.path.getsize(out["gif"]) > 0
 
 
 def test_make_dataset_cli(tmp_path):
@@ -41,9 +65,14 @@ def test_make_dataset_cli(tmp_path):
     (("train", "bc", "epochs"), "key=value"),
     (("train", "bc", "bogus=1"), "unknown BC setting"),
     (("train", "bc", "--env", "Nope-v0", "epochs=1"), "unknown env"),
-    (("train", "ppo"), "invalid choice"),
+    (("train", "sac"), "invalid choice"),
+    (("train", "ppo", "--policy", "rnn"), "invalid choice"),
+    (("train", "ppo", "n_envs=0"), "n_envs must be >= 1"),
+    (("train", "ppo", "--init", "missing.zip", "total_timesteps=64"), "no model to initialise from"),
+    (("train", "ppo", "--resume", "--out", "nowhere", "total_timesteps=64"), "No such file"),
     (("eval", "--model", "missing.zip"), "no model"),
     (("eval", "--model", "x.zip", "--episodes", "0"), "episodes"),
+    (("eval", "--model", "x.zip", "--render", "mp4"), "invalid choice"),
     (("train.make_dataset", "--out", "x.npz", "--trajectories", "-2"), "trajectories"),
     (("train.make_dataset", "--out", "x.npz", "--env", "Nope-v0"), "unknown env"),
 ])

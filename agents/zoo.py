@@ -1,0 +1,59 @@
+"""The pretrained agents shipped in ``agents/pretrained/`` (SB3 zips, ``PPO.load``-able).
+
+    from agents.zoo import load_pretrained
+    model = load_pretrained("VINGrid-16x16-v0")          # the BC-trained VIN
+    action, _ = model.predict(obs, deterministic=True)
+
+How each was trained, and its measured figures, are in README.md ("Pretrained agents").
+"""
+
+from __future__ import annotations
+
+import os
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+from gridworld_env import env_size
+
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+
+#: Training methods with shipped agents.
+ALGOS = ("bc", "ppo")
+
+
+def pretrained_path(env_id: str, algo: str = "bc") -> str:
+    """Path of the shipped agent for ``env_id`` trained by ``algo`` (``bc`` or ``ppo``).
+
+    :raises ValueError: unknown env id or algorithm, or no agent shipped for that pair.
+    """
+    size = env_size(env_id)
+    if algo not in ALGOS:
+        raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
+    path = os.path.join(PRETRAINED_DIR, f"{algo}_vin_{size}x{size}.zip")
+    if not os.path.exists(path):
+        shipped = sorted(f for f in os.listdir(PRETRAINED_DIR) if f.endswith(".zip")) if os.path.isdir(PRETRAINED_DIR) else []
+        raise ValueError(f"no {algo} agent is shipped for {env_id}; shipped: {shipped}")
+    return path
+
+
+def load_pretrained(env_id: str, algo: str = "bc") -> PPO:
+    """Load a shipped agent on the CPU."""
+    return PPO.load(pretrained_path(env_id, algo), device="cpu")
+
+
+def load_model(path: str) -> OnPolicyAlgorithm:
+    """Load an SB3 zip written by PPO or by sb3-contrib's MaskablePPO, on the CPU.
+
+    :raises ValueError: the file is neither.
+    """
+    from sb3_contrib import MaskablePPO
+
+    errors = []
+    algo: type[OnPolicyAlgorithm]
+    for algo in (PPO, MaskablePPO):
+        try:
+            return algo.load(path, device="cpu")
+        except (TypeError, KeyError, ValueError, RuntimeError) as exc:
+            errors.append(f"{algo.__name__}: {exc}")
+    raise ValueError(f"{path} is not a PPO or MaskablePPO zip ({'; '.join(errors)})")

@@ -1,0 +1,146 @@
+"""Agent benchmarks: BC training throughput against a reference-style VIN, rollouts with and
+without the plan cache, and PPO + VIN env steps per second.
+
+    python -m bench.agent_bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from agents.bc import BCConfig, bc_loss, build_model, map_batches
+from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
+from agents.ppo import PPOConfig, train_ppo
+from agents.vin import PAPER_K
+from bench.reference_vin import ReferenceVIN
+from bench.timing import machine
+from gridworld_env.core import observation_images
+from gridworld_env.expert import make_dataset
+
+#: Samples in one training epoch of the paper's data sets (6/7 of 5,000 maps x 7 trajectories).
+PAPER_EPOCH = {8: 77_760, 16: 776_440, 28: 4_510_695}
+
+
+def _timed(step: Callable[[], int], seconds: float) -> float:
+    """Samples per second of ``step`` (returns its sample count), after one warm-up call."""
+    step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        n += step()
+    return n / (time.perf_counter() - t0)
+
+
+def bc_rates(size: int, seconds: float, batch: int = 128, channels_last: bool = False,
+             compiled: bool = False) -> tuple[float, float]:
+    """(ours, reference) BC training samples/s at ``batch`` labelled states per batch, RMSprop."""
+    data = make_dataset(size, 300, 7, seed=0)
+    images = torch.from_numpy(observation_images(data.obstacles, data.goals.astype(np.int64), np.float32))
+    map_index = torch.from_numpy(data.map_index).long()
+    pos = torch.from_numpy(data.states.astype(np.int64))
+    actions = torch.from_numpy(data.actions.astype(np.int64))
+    optimal = torch.from_numpy(data.optimal)
+    cfg = BCConfig(env_id=f"VINGrid-{size}x{size}-v0", batch_size=batch, n_maps=300)
+    policy = build_model(cfg).policy
+    if channels_last:
+        policy = policy.to(memory_format=torch.channels_last)
+    opt = torch.optim.RMSprop(policy.parameters(), lr=0.002, eps=1e-6)
+    loss_fn: Callable = torch.compile(bc_loss) if compiled else bc_loss
+    batches = map_batches(data, batch, np.random.default_rng(0))
+    it = iter(range(10**9))
+
+    def ours() -> int:
+        idx = torch.from_numpy(batches[next(it) % len(batches)])
+        image = images[map_index[idx]]
+        if channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        loss, _ = loss_fn(policy, {"image": image, "position": pos[idx].float()}, actions[idx], optimal[idx], "optimal_set")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return int(idx.numel())
+
+    ref = ReferenceVIN(k=PAPER_K[size])
+    ref_opt = torch.optim.RMSprop(ref.parameters(), lr=0.002, eps=1e-6)
+    rng = np.random.default_rng(0)
+
+    def reference() -> int:
+        idx = torch.from_numpy(rng.integers(0, len(data), batch))
+        logits = ref(images[map_index[idx]], pos[idx, 0], pos[idx, 1])
+        loss = torch.nn.functional.cross_entropy(logits, actions[idx])
+        ref_opt.zero_grad()
+        loss.backward()
+        ref_opt.step()
+        return batch
+
+    return _timed(ours, seconds), _timed(reference, seconds)
+
+
+def rollout_rates(size: int, episodes: int) -> tuple[float, float]:
+    """(with plan cache, without) rollout steps/s of a VIN policy on held-out maps."""
+    policy = build_model(BCConfig(env_id=f"VINGrid-{size}x{size}-v0")).policy
+    ep = held_out_episodes(size, episodes)
+    rates = []
+    for cache in (True, False):
+        counted = {"n": 0}
+        act = policy_act_fn(policy, ep, plan_cache=cache)
+
+        def counting(m: np.ndarray, r: np.ndarray, c: np.ndarray, act: Callable = act,
+                     counted: dict[str, int] = counted) -> np.ndarray:
+            counted["n"] += m.size
+            return act(m, r, c)
+
+        t0 = time.perf_counter()
+        evaluate_act_fn(counting, ep)
+        rates.append(counted["n"] / (time.perf_counter() - t0))
+    return rates[0], rates[1]
+
+
+def ppo_rate(size: int, timesteps: int) -> float:
+    """Env steps/s of PPO + VIN on the batched env (rollouts and updates, no evaluation)."""
+    cfg = PPOConfig(env_id=f"VINGrid-{size}x{size}-v0", total_timesteps=timesteps, n_envs=16, n_steps=64,
+                    batch_size=256, n_epochs=4, max_steps=4 * size, eval_freq=10**9, checkpoint_freq=10**9,
+                    threads=torch.get_num_threads())
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        train_ppo(cfg, out)
+        return timesteps / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short timings (a smoke run, not for the record)")
+    args = parser.parse_args(argv)
+    seconds = 2.0 if args.quick else 20.0
+    print(f"Machine: {machine()}")
+    print("\nBC training, batch 128 labelled states, RMSprop, paper K:")
+    print("| size | K | ours (samples/s) | reference-style (samples/s) | ratio | paper epoch, ours | reference |")
+    print("|---|---|---|---|---|---|---|")
+    for size in (8, 16, 28):
+        ours, ref = bc_rates(size, seconds)
+        n = PAPER_EPOCH[size]
+        print(f"| {size}x{size} | {PAPER_K[size]} | {ours:,.0f} | {ref:,.0f} | {ours / ref:.1f}x "
+              f"| {n / ours:,.1f} s | {n / ref:,.0f} s |", flush=True)
+    print("\nVariants of ours at 28x28, batch 128 (same run):")
+    base, _ = bc_rates(28, seconds)
+    for name, kwargs in (("channels-last", {"channels_last": True}), ("torch.compile", {"compiled": True})):
+        try:
+            rate, _ = bc_rates(28, seconds, **kwargs)
+            print(f"- {name}: {rate:,.0f} samples/s against {base:,.0f} eager channels-first ({rate / base:.2f}x)")
+        except Exception as exc:  # a compiler missing on this machine is a result, not a crash
+            print(f"- {name}: failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})")
+    print("\nRollouts of a VIN policy (paper protocol, held-out maps):")
+    for size in (16, 28):
+        cached, plain = rollout_rates(size, 200 if args.quick else 1000)
+        print(f"- {size}x{size}: {cached:,.0f} steps/s with the plan cache, {plain:,.0f} without ({cached / plain:.1f}x)")
+    steps = 4096 if args.quick else 32768
+    print(f"\nPPO + VIN at 16x16 (16 envs, n_steps 64, batch 256, 4 epochs): {ppo_rate(16, steps):,.0f} env steps/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""PPO training: every policy runs, curriculum, BC initialisation, exact resume, clear errors."""
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from agents.bc import BCConfig, train_bc
+from agents.ppo import PPOConfig, build_ppo, curriculum_distance, init_policy, load_ppo_checkpoint, train_ppo
+from gridworld_env.vector import VINGridVecEnv
+
+TINY = dict(env_id="VINGrid-8x8-v0", n_envs=4, n_steps=16, batch_size=32, n_epochs=2, ch_h=8, k=5,
+            eval_freq=64, eval_episodes=8, checkpoint_freq=64, threads=1, max_steps=20)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    straight, history = train_ppo(PPOConfig(total_timesteps=256, **TINY), str(tmp_path / "a"))
+    train_ppo(PPOConfig(total_timesteps=128, **TINY), str(tmp_path / "b"))
+    resumed, resumed_history = train_ppo(PPOConfig(total_timesteps=256, **TINY), str(tmp_path / "b"), resume=True)
+    a, b = straight.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed_history == history and [h["timesteps"] for h in history] == [64, 128, 192, 256]
+    assert load_ppo_checkpoint(str(tmp_path / "b" / "checkpoint.pt"))["num_timesteps"] == 256
+
+
+def test_resume_refuses_other_settings_and_foreign_files(tmp_path):
+    train_ppo(PPOConfig(total_timesteps=64, **TINY), str(tmp_path))
+    with pytest.raises(ValueError, match="other settings"):
+        train_ppo(PPOConfig(total_timesteps=128, **{**TINY, "lr": 0.1}), str(tmp_path), resume=True)
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable"):
+        train_ppo(PPOConfig(total_timesteps=128, **TINY), str(tmp_path), resume=True)
+
+
+@pytest.mark.parametrize("policy, masked", [("vin", True), ("cnn", False), ("fcn", True), ("mlp", False)])
+def test_every_policy_learns_briefly(policy, masked, tmp_path):
+    model, history = train_ppo(PPOConfig(total_timesteps=128, policy=policy, masked=masked, **TINY), str(tmp_path))
+    assert type(model).__name__ == ("MaskablePPO" if masked else "PPO")
+    assert len(history) == 2 and all(0 <= h["success_rate"] <= 1 for h in history)
+    assert (tmp_path / "model.zip").exists() and (tmp_path / "best_model.zip").exists()
+
+
+def test_init_from_bc_copies_the_policy(tmp_path):
+    bc_cfg = BCConfig(env_id="VINGrid-8x8-v0", n_maps=20, epochs=1, ch_h=8, k=5, val_maps=5)
+    bc, _ = train_bc(bc_cfg, str(tmp_path / "bc"))
+    for source, masked in (("model.zip", False), ("checkpoint.pt", True)):
+        cfg = PPOConfig(init=str(tmp_path / "bc" / source), masked=masked, **TINY)
+        model = build_ppo(cfg, VINGridVecEnv(4, size=8))
+        init_policy(model, cfg.init)
+        a, b = bc.policy.state_dict(), model.policy.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="does not match"):
+        train_ppo(PPOConfig(total_timesteps=64, init=str(tmp_path / "bc" / "model.zip"), **{**TINY, "k": 6, "ch_h": 9}),
+                  str(tmp_path / "bad"))
+
+
+def test_curriculum_widens_then_ends():
+    cfg = PPOConfig(env_id="VINGrid-16x16-v0", total_timesteps=1000, curriculum=True, curriculum_fraction=0.5)
+    d = [curriculum_distance(cfg, t) for t in (0, 250, 499, 500, 999)]
+    assert d[0] == 1 and d[1] < d[2] <= 32 and d[3] is None and d[4] is None
+    assert curriculum_distance(PPOConfig(), 0) is None
+
+
+def test_curriculum_limits_start_distance():
+    env = VINGridVecEnv(64, size=16, seed=3)
+    env.set_max_start_distance(2)
+    obs = env.reset()
+    rows = np.arange(64)
+    for _ in range(30):
+        dist = env.distances[rows, obs["position"][:, 0], obs["position"][:, 1]]
+        fresh = env.steps == 0
+        assert (dist[fresh] >= 1).all() and (dist[fresh] <= 2).all()
+        obs, *_ = env.step(env.expert_actions())
+    with pytest.raises(ValueError, match="max start distance"):
+        env.set_max_start_distance(0)
+
+
+def test_env_state_dict_round_trip():
+    env = VINGridVecEnv(8, size=8, seed=1)
+    env.reset()
+    state = env.state_dict()
+    actions = np.random.default_rng(0).integers(0, 8, size=(40, 8))
+    first = [env.step(a)[:3] for a in actions]
+    other = VINGridVecEnv(8, size=8)
+    other.load_state_dict(state)
+    again = [other.step(a)[:3] for a in actions]
+    for (o1, r1, d1), (o2, r2, d2) in zip(first, again):
+        assert np.array_equal(o1["image"], o2["image"]) and np.array_equal(r1, r2) and np.array_equal(d1, d2)
+    with pytest.raises(ValueError, match="other settings"):
+        VINGridVecEnv(4, size=8).load_state_dict(state)
+
+
+@pytest.mark.parametrize("bad, message", [({"policy": "rnn"}, "policy"), ({"n_envs": 0}, "n_envs"),
+                                          ({"curriculum_fraction": 0}, "curriculum_fraction"),
+                                          ({"env_id": "Nope-v0"}, "unknown env"), ({"max_steps": 0}, "max_steps")])
+def test_bad_settings_raise(bad, message):
+    with pytest.raises(ValueError, match=message):
+        PPOConfig(**bad)
+
+
+def test_saved_model_loads_with_plain_ppo(tmp_path):
+    train_ppo(PPOConfig(total_timesteps=64, **TINY), str(tmp_path))
+    model = PPO.load(tmp_path / "model.zip", device="cpu")
+    assert model.policy.features_extractor.vin.k == 5

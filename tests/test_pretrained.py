@@ -1,0 +1,52 @@
+"""The shipped agents load with plain SB3 and solve maps they never saw."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+
+from agents.evaluation import evaluate_policy_on_maps
+from agents.zoo import load_pretrained, pretrained_path
+
+SHIPPED = [("VINGrid-8x8-v0", "bc"), ("VINGrid-16x16-v0", "bc"), ("VINGrid-28x28-v0", "bc"),
+           ("VINGrid-8x8-v0", "ppo"), ("VINGrid-16x16-v0", "ppo")]
+
+
+def wall_with_gap(size: int) -> np.ndarray:
+    """A wall down the middle column with one gap near the top: the way round is long."""
+    obstacles = np.zeros((size, size), dtype=bool)
+    obstacles[[0, -1], :] = obstacles[:, [0, -1]] = True
+    obstacles[:, size // 2] = True
+    obstacles[1, size // 2] = False
+    return obstacles
+
+
+@pytest.mark.parametrize("env_id, algo", SHIPPED)
+def test_shipped_agent_loads_with_plain_ppo_and_solves_held_out_maps(env_id, algo):
+    model = PPO.load(pretrained_path(env_id, algo), device="cpu")
+    size = model.observation_space["image"].shape[-1]
+    assert f"{size}x{size}" in env_id
+    result = evaluate_policy_on_maps(model.policy, size, episodes=50)
+    assert result.success_rate >= 0.9, result
+
+
+@pytest.mark.parametrize("env_id, algo", SHIPPED)
+def test_shipped_agent_goes_round_a_wall(env_id, algo):
+    model = load_pretrained(env_id, algo)
+    env = gym.make(env_id)
+    size = env.unwrapped.size
+    obstacles = wall_with_gap(size)
+    obs, info = env.reset(seed=0, options={"obstacles": obstacles, "start": (size - 2, 1), "goal": (size - 2, size - 2)})
+    for _ in range(2 * info["shortest_path_length"]):
+        action, _ = model.predict(obs, deterministic=True)
+        obs, _, terminated, truncated, step_info = env.step(int(action))
+        if terminated or truncated:
+            break
+    assert step_info["is_success"], "the agent did not reach the goal within twice the shortest path"
+
+
+def test_unknown_pretrained_agent_is_a_clear_error():
+    with pytest.raises(ValueError, match="no ppo agent is shipped for VINGrid-64x64-v0"):
+        pretrained_path("VINGrid-64x64-v0", "ppo")
+    with pytest.raises(ValueError, match="algo must be one of"):
+        pretrained_path("VINGrid-8x8-v0", "dqn")
