@@ -137,24 +137,54 @@ def _zero_value_kernels(policy: torch.nn.Module) -> None:
             module.vin.reset_kernels()
 
 
-class VINPolicy(MultiInputActorCriticPolicy):
+def _detach_inputs(module: torch.nn.Module, args: tuple) -> tuple:
+    return tuple(a.detach() for a in args)
+
+
+class _VINPolicyMixin:
+    """Constructor logic shared by :class:`VINPolicy` and :class:`MaskableVINPolicy`."""
+
+    value_net: torch.nn.Module
+
+    def _vin_setup(self, value_gradients: bool) -> None:
+        self.value_gradients = value_gradients
+        _zero_value_kernels(self)  # type: ignore[arg-type]
+        if not value_gradients:
+            self.value_net.register_forward_pre_hook(_detach_inputs)
+
+    def _add_vin_parameters(self, data: dict[str, Any]) -> dict[str, Any]:
+        data["value_gradients"] = self.value_gradients
+        return data
+
+
+class VINPolicy(_VINPolicyMixin, MultiInputActorCriticPolicy):
     """Actor-critic policy with a VIN inside, for ``PPO(VINPolicy, env)``.
 
     Takes the arguments of ``MultiInputActorCriticPolicy``; VIN settings go in
-    ``features_extractor_kwargs`` (``k``, ``ch_h``, ``ch_q``, ``kernel_size``).
+    ``features_extractor_kwargs`` (``k``, ``ch_h``, ``ch_q``, ``kernel_size``, ``kernel_init``).
+
+    :param value_gradients: let the critic's loss train the VIN too (SB3's usual shared
+        extractor). ``False`` detaches the value head's input, so only the policy loss shapes
+        the planner.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **_vin_defaults(kwargs))
-        _zero_value_kernels(self)
+        self._vin_setup(value_gradients)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return self._add_vin_parameters(super()._get_constructor_parameters())
 
 
-class MaskableVINPolicy(MaskableMultiInputActorCriticPolicy):
+class MaskableVINPolicy(_VINPolicyMixin, MaskableMultiInputActorCriticPolicy):
     """The same for sb3-contrib's ``MaskablePPO(MaskableVINPolicy, env)``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **_vin_defaults(kwargs))
-        _zero_value_kernels(self)
+        self._vin_setup(value_gradients)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return self._add_vin_parameters(super()._get_constructor_parameters())
 
 
 def vin_of(policy: torch.nn.Module) -> tuple[VIN, torch.nn.Module]:

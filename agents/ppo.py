@@ -89,6 +89,9 @@ class PPOConfig:
     """PPO clip range."""
     ent_coef: float = 0.01
     """Entropy bonus."""
+    value_gradients: bool = True
+    """VIN: let the critic's loss train the VIN too (``False``: the value head reads the VIN's
+    features without training it; see :class:`agents.policies.VINPolicy`)."""
     group_minibatches: bool = True
     """Minibatches of whole episodes rather than single steps, so the steps of a map share
     one value iteration (VIN and FCN plan once per distinct map in a minibatch)."""
@@ -156,6 +159,7 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
     kwargs: dict[str, Any] = {}
     if cfg.policy == "vin":
         kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
+        kwargs["value_gradients"] = cfg.value_gradients
     algo = MaskablePPO if cfg.masked else PPO
     buffer = None
     if cfg.group_minibatches:

@@ -1,5 +1,6 @@
-"""Run every benchmark: ``python -m bench`` (``make bench``)."""
+"""Run every benchmark: ``python -m bench`` (``make bench``): the env suite, then the agents."""
 
-from bench import env_bench
+from bench import agent_bench, env_bench
 
 env_bench.main()
+agent_bench.main([])

@@ -217,3 +217,55 @@ def test_map_grouped_minibatch_order_keeps_episodes_whole():
         pieces.append(seg[0])
         i += len(seg)
     assert len(pieces) == 5
+
+
+@pytest.mark.parametrize("bad, message", [({"policy": "rnn"}, "policy"), ({"kernel_init": "eye"}, "kernel_init"),
+                                          ({"lr_schedule": "step"}, "lr_schedule"), ({"max_grad_norm": 0.0}, "max_grad_norm"),
+                                          ({"loss": "mse"}, "loss"), ({"n_maps": 0}, "n_maps")])
+def test_bc_config_rejects_bad_values(bad, message):
+    with pytest.raises(ValueError, match=message):
+        BCConfig(**bad)
+
+
+@pytest.mark.parametrize("policy", ["cnn", "fcn"])
+def test_bc_trains_the_baselines(policy, tmp_path):
+    cfg = BCConfig(env_id="VINGrid-8x8-v0", policy=policy, n_maps=10, epochs=1, ch_h=8, val_maps=5,
+                   lr_schedule="cosine", max_grad_norm=1.0)
+    model, history = train_bc(cfg, str(tmp_path))
+    assert len(history) == 1 and 0 <= history[0]["val_accuracy"] <= 1
+    assert type(model.policy.features_extractor).__name__ == f"{policy.upper()}Extractor"
+
+
+def test_moves_init_spreads_value_one_move_per_iteration():
+    vin = VIN(k=4, ch_h=2, ch_q=10, n_actions=0)  # kernel_init="moves"
+    assert vin.q_from_value.weight.sum() == 8 and vin.q_from_value.weight[8:].abs().sum() == 0
+    with torch.no_grad():  # reward = the goal channel
+        vin.hidden.weight.zero_()
+        vin.hidden.bias.zero_()
+        vin.hidden.weight[0, 1, 1, 1] = 1.0
+        vin.reward.weight.fill_(1.0)
+        image = torch.zeros(1, 2, 11, 11)
+        image[0, 1, 5, 5] = 1.0
+        values = []
+        vin.plan(image, values)
+    rows, cols = np.indices((11, 11))
+    moves = np.maximum(abs(rows - 5), abs(cols - 5))  # 8-connected distance to the goal
+    for j, v in enumerate(values, start=1):
+        v = v[0, 0].numpy()
+        assert (v[moves > j] == 0).all() and (v[moves == j] > 0).all(), j
+
+
+@pytest.mark.parametrize("value_gradients", [False, True])
+def test_critic_trains_the_vin_only_when_asked(value_gradients, tmp_path):
+    env = gym.make("VINGrid-8x8-v0")
+    kwargs = {"features_extractor_kwargs": {"ch_h": 6, "k": 4}, "value_gradients": value_gradients}
+    model = PPO(VINPolicy, env, policy_kwargs=kwargs, device="cpu")
+    obs, _ = env.reset(seed=0)
+    batch = {key: torch.as_tensor(v[None]).float() for key, v in obs.items()}
+    model.policy.predict_values(batch).sum().backward()
+    vin_grads = [p.grad for p in model.policy.features_extractor.parameters()]
+    reached = any(g is not None and g.abs().sum() > 0 for g in vin_grads)
+    assert reached == value_gradients
+    assert model.policy.value_net.weight.grad.abs().sum() > 0
+    model.save(tmp_path / "m.zip")
+    assert PPO.load(tmp_path / "m.zip", device="cpu").policy.value_gradients == value_gradients

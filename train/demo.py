@@ -55,7 +55,7 @@ def map_statistics(size: int, n_maps: int, seed: int = 0) -> tuple[float, float]
 
 
 #: The demo's BC run: dense labels (every free cell of each map), Adam, cosine decay.
-DEMO_BC = {"env_id": "VINGrid-16x16-v0", "n_maps": 3000, "trajectories_per_map": None, "epochs": 6,
+DEMO_BC = {"env_id": "VINGrid-16x16-v0", "n_maps": 5000, "trajectories_per_map": None, "epochs": 10,
            "batch_size": 2048, "loss": "optimal_set", "optimizer": "adam", "lr": 0.003, "lr_schedule": "cosine",
            "max_grad_norm": 10.0, "val_maps": 200, "seed": 0}
 
