@@ -15,7 +15,8 @@ def run(*args, check=True):
     return out
 
 
-@pytest.mark.parametrize("module", ["train", "eval", "eval.visualize", "train.make_dataset", "train.demo",
+@pytest.mark.parametrize("module", ["train", "eval", "eval.visualize", "eval.cross_size", "eval.learned_reward",
+                                    "eval.costs", "eval.k_sweep", "train.make_dataset", "train.demo",
                                     "gridworld_env.play"])
 def test_help(module):
     assert "usage" in run(module, "--help").stdout
@@ -54,6 +55,21 @@ def test_visualize_writes_png_and_gif(tmp_path):
     assert out["iterations"] == 3 and os.path.getsize(out["png"]) > 0 and os.path.getsize(out["gif"]) > 0
 
 
+def test_open_question_scripts_write_their_tables(tmp_path):
+    out = run("eval.cross_size", "--sizes", "32", "--episodes", "5", "--out", str(tmp_path / "c.md")).stdout
+    assert "| 32x32 | 20 |" in out and "| 32x32 | 42 |" in out
+    out = run("eval.learned_reward", "--maps", "3", "--models", "agents/pretrained/bc_vin_8x8.zip",
+              "--out", str(tmp_path / "r.md")).stdout
+    assert "bc_vin_8x8.zip` | 8x8 |" in out
+    out = run("eval.costs", "--sizes", "8", "--out", str(tmp_path / "f.md")).stdout
+    assert "| 8x8 | VIN | 3,268 |" in out and "| 8x8 | FCN |" in out
+    out = run("eval.k_sweep", "--sizes", "8", "--ks", "1", "2", "--maps", "10", "--epochs", "1", "--episodes", "5",
+              "--out", str(tmp_path / "k.md")).stdout
+    assert "| 8x8 | 1 |" in out and "| 8x8 | 2 |" in out
+    for name in ("c", "r", "f", "k"):
+        assert (tmp_path / f"{name}.md").read_text().startswith("# ")
+
+
 def test_make_dataset_cli(tmp_path):
     run("train.make_dataset", "--env", "VINGrid-8x8-v0", "--maps", "5", "--out", str(tmp_path / "d.npz"))
     from gridworld_env.expert import ExpertDataset
@@ -73,6 +89,9 @@ def test_make_dataset_cli(tmp_path):
     (("eval", "--model", "missing.zip"), "no model"),
     (("eval", "--model", "x.zip", "--episodes", "0"), "episodes"),
     (("eval", "--model", "x.zip", "--render", "mp4"), "invalid choice"),
+    (("eval.k_sweep", "--ks", "0"), "every K must be >= 1"),
+    (("eval.cross_size", "--episodes", "0"), "episodes"),
+    (("eval.visualize", "--model", "missing.zip"), "no model"),
     (("train.make_dataset", "--out", "x.npz", "--trajectories", "-2"), "trajectories"),
     (("train.make_dataset", "--out", "x.npz", "--env", "Nope-v0"), "unknown env"),
 ])

@@ -55,3 +55,23 @@ def test_unknown_pretrained_agent_is_a_clear_error():
         pretrained_path("VINGrid-64x64-v0", "ppo")
     with pytest.raises(ValueError, match="algo must be one of"):
         pretrained_path("VINGrid-8x8-v0", "dqn")
+
+
+def test_a_detour_longer_than_k_is_not_planned():
+    """The VIN's known limit, kept visible: values travel one move per iteration, so with a
+    wall down the whole middle column and one gap at the far end (a 50-move detour on 28x28)
+    the 28x28 agent (K = 36) gets no signal at its start and does not reach the goal."""
+    model = load_pretrained("VINGrid-28x28-v0")
+    env = gym.make("VINGrid-28x28-v0")
+    obstacles = np.zeros((28, 28), dtype=bool)
+    obstacles[[0, -1], :] = obstacles[:, [0, -1]] = True
+    obstacles[:, 14] = True
+    obstacles[1, 14] = False
+    obs, info = env.reset(seed=0, options={"obstacles": obstacles, "start": (26, 1), "goal": (26, 26)})
+    assert info["shortest_path_length"] == 50
+    for _ in range(100):
+        action, _ = model.predict(obs, deterministic=True)
+        obs, _, terminated, truncated, step_info = env.step(int(action))
+        if terminated or truncated:
+            break
+    assert not step_info["is_success"]

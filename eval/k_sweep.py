@@ -1,0 +1,80 @@
+"""Success rate as a function of K (value-iteration steps), K = 1 meaning no planning.
+
+    python -m eval.k_sweep [--sizes 8 16] [--ks 1 2 5 10 20 30] [--maps 2000] [--epochs 8] [--episodes 1000]
+
+For each size and K: a VIN trained by BC with the settings of ``hyperparams/bc.yml`` (every free
+cell labelled), on ``--maps`` maps for ``--epochs`` epochs, then evaluated on held-out maps under
+the paper's protocol. Writes ``results/k_sweep.md``. One training seed per cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from agents.evaluation import evaluate_policy_on_maps
+
+
+def k_sweep(size: int, ks: Sequence[int], n_maps: int, epochs: int, episodes: int, seed: int = 0,
+            threads: int = 1) -> list[tuple[int, float, float, float]]:
+    """(K, success rate, action accuracy, training minutes) for each K at one size."""
+    from agents.bc import train_bc
+    from train.__main__ import DEFAULT_CONFIG, load_bc_config
+
+    rows = []
+    for k in ks:
+        cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", DEFAULT_CONFIG,
+                             [f"k={k}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"])
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            model, _ = train_bc(cfg, out)
+        minutes = (time.perf_counter() - t0) / 60
+        result = evaluate_policy_on_maps(model.policy, size, episodes)
+        rows.append((k, result.success_rate, result.action_accuracy, minutes))
+        print(f"size {size} K {k}: success {result.success_rate:.3f}, accuracy {result.action_accuracy:.3f}, "
+              f"{minutes:.1f} min", flush=True)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.k_sweep", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="map sizes")
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 5, 10, 20, 30], help="values of K")
+    parser.add_argument("--maps", type=int, default=2000, help="training maps (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=8, help="BC epochs (default: %(default)s)")
+    parser.add_argument("--episodes", type=int, default=1000, help="held-out maps (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
+    parser.add_argument("--out", default="results/k_sweep.md", help="markdown output (default: %(default)s)")
+    args = parser.parse_args(argv)
+    for name in ("maps", "epochs", "episodes"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if min(args.ks) < 1:
+        parser.error(f"every K must be >= 1, got {args.ks}")
+    command = (f"python -m eval.k_sweep --sizes {' '.join(map(str, args.sizes))} --ks {' '.join(map(str, args.ks))} "
+               f"--maps {args.maps} --epochs {args.epochs} --episodes {args.episodes} --seed {args.seed}")
+    lines = ["# Success rate against K\n", f"Command: `{command}`\n",
+             f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs (one torch thread, seed "
+             f"{args.seed}); {args.episodes} held-out maps, paper protocol.\n",
+             "| size | K | success | action accuracy | training min |", "|---|---|---|---|---|"]
+    try:
+        for size in args.sizes:
+            for k, success, accuracy, minutes in k_sweep(size, args.ks, args.maps, args.epochs, args.episodes, args.seed):
+                lines.append(f"| {size}x{size} | {k} | {100 * success:.1f} % | {100 * accuracy:.1f} % | {minutes:.1f} |")
+    except ValueError as exc:
+        parser.error(str(exc))
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
