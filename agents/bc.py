@@ -25,6 +25,7 @@ import torch
 from stable_baselines3 import PPO
 
 from agents.baselines import CNNPolicy, FCNPolicy
+from agents.checkpoints import load_state, save_state
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
 from gridworld_env import env_size
@@ -173,23 +174,13 @@ def bc_loss(policy: torch.nn.Module, obs: dict[str, torch.Tensor], actions: torc
 
 def _save_checkpoint(path: str, model: PPO, opt: torch.optim.Optimizer, cfg: BCConfig, epoch: int,
                      history: list[dict[str, float]]) -> None:
-    state = {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "epoch": epoch, "history": history,
-             "policy": model.policy.state_dict(), "optimizer": opt.state_dict()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_state(path, {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "epoch": epoch, "history": history,
+                      "policy": model.policy.state_dict(), "optimizer": opt.state_dict()})
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:
     """Read a BC checkpoint; ``ValueError`` for a corrupt or foreign file."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable vingrid BC checkpoint (truncated or corrupt?): {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a vingrid BC checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    return state
+    return load_state(path, CHECKPOINT_FORMAT, "BC")
 
 
 def train_bc(

@@ -34,6 +34,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from agents.baselines import CNNPolicy, FCNPolicy, MaskableCNNPolicy, MaskableFCNPolicy
+from agents.checkpoints import load_state, save_state
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import MaskableVINPolicy, VINPolicy
 from gridworld_env import env_size
@@ -303,21 +304,12 @@ def save_checkpoint(path: str, model: OnPolicyAlgorithm, cfg: PPOConfig, extra: 
              "env": batched_env(env).state_dict(), "last_obs": model._last_obs,
              "last_episode_starts": model._last_episode_starts, "num_timesteps": model.num_timesteps,
              "episode_num": model._episode_num, "rng": _rng_state(), "extra": extra}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_state(path, state)
 
 
 def load_ppo_checkpoint(path: str) -> dict[str, Any]:
     """Read a PPO checkpoint; ``ValueError`` for a corrupt or foreign file."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable vingrid PPO checkpoint (truncated or corrupt?): {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a vingrid PPO checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    return state
+    return load_state(path, CHECKPOINT_FORMAT, "PPO", weights_only=False)
 
 
 def train_ppo(cfg: PPOConfig, out_dir: str, resume: bool = False, progress: bool = False,

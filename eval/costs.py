@@ -12,7 +12,6 @@ left out). Writes ``results/costs.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from agents.bc import BCConfig, build_model
+from eval.results import write_table
 
 
 def forward_flops(policy: nn.Module, obs: dict[str, torch.Tensor]) -> int:
@@ -62,23 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 28], help="map sizes")
     parser.add_argument("--out", default="results/costs.md", help="markdown output (default: %(default)s)")
     args = parser.parse_args(argv)
-    lines = ["# Parameters and FLOPs per decision\n",
-             f"Command: `python -m eval.costs --sizes {' '.join(map(str, args.sizes))}`\n",
-             "Actor parameters; forward FLOPs of convolutions and linear layers for one observation "
-             "(VIN: one full plan with the paper's K; with the plan cache, the later steps of an episode "
-             "only read Q and apply the head).\n",
-             "| size | policy | parameters | MFLOP per decision |", "|---|---|---|---|"]
+    rows = []
     try:
         for size in args.sizes:
-            for name, params, flops in costs(size):
-                lines.append(f"| {size}x{size} | {name.upper()} | {params:,} | {flops / 1e6:.2f} |")
+            rows += [[f"{size}x{size}", name.upper(), f"{params:,}", f"{flops / 1e6:.2f}"] for name, params, flops in costs(size)]
     except ValueError as exc:
         parser.error(str(exc))
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    print(write_table(args.out, "Parameters and FLOPs per decision",
+                      f"python -m eval.costs --sizes {' '.join(map(str, args.sizes))}",
+                      "Actor parameters; forward FLOPs of convolutions and linear layers for one observation "
+                      "(VIN: one full plan with the paper's K; with the plan cache, the later steps of an episode "
+                      "only read Q and apply the head).",
+                      ["size", "policy", "parameters", "MFLOP per decision"], rows))
     return 0
 
 

@@ -19,6 +19,7 @@ from agents.evaluation import EvalResult, evaluate_policy_on_maps
 from agents.policies import vin_of
 from agents.vin import default_k
 from agents.zoo import load_model, pretrained_path
+from eval.results import write_table
 
 
 def transplant(model_path: str, size: int, k: int) -> object:
@@ -59,20 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = cross_size(args.model, args.sizes, args.episodes)
     except ValueError as exc:
         parser.error(str(exc))
-    lines = ["# Generalisation across sizes\n",
-             f"Command: `python -m eval.cross_size --model {args.model} --sizes {' '.join(map(str, args.sizes))} "
-             f"--episodes {args.episodes}`\n",
-             f"Model: `{args.model}`, evaluated on {args.episodes} held-out maps per size (env seeds from 10^9), "
-             "paper protocol.\n",
-             "| size | K | success | collision-free | action accuracy | path / optimal |", "|---|---|---|---|---|---|"]
-    for size, k, r in rows:
-        lines.append(f"| {size}x{size} | {k} | {100 * r.success_rate:.1f} % | {100 * r.collision_free_success_rate:.1f} % "
-                     f"| {100 * r.action_accuracy:.1f} % | {r.path_ratio:.3f} |")
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    print(write_table(
+        args.out, "Generalisation across sizes",
+        f"python -m eval.cross_size --model {args.model} --sizes {' '.join(map(str, args.sizes))} --episodes {args.episodes}",
+        f"Model: `{args.model}`, evaluated on {args.episodes} held-out maps per size (env seeds from 10^9), paper protocol.",
+        ["size", "K", "success", "collision-free", "action accuracy", "path / optimal"],
+        [[f"{size}x{size}", str(k), f"{100 * r.success_rate:.1f} %", f"{100 * r.collision_free_success_rate:.1f} %",
+          f"{100 * r.action_accuracy:.1f} %", f"{r.path_ratio:.3f}"] for size, k, r in rows]))
     return 0
 
 

@@ -10,13 +10,13 @@ the paper's protocol. Writes ``results/k_sweep.md``. One training seed per cell.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
 from agents.evaluation import evaluate_policy_on_maps
+from eval.results import write_table
 
 
 def k_sweep(size: int, ks: Sequence[int], n_maps: int, epochs: int, episodes: int, seed: int = 0,
@@ -58,21 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"every K must be >= 1, got {args.ks}")
     command = (f"python -m eval.k_sweep --sizes {' '.join(map(str, args.sizes))} --ks {' '.join(map(str, args.ks))} "
                f"--maps {args.maps} --epochs {args.epochs} --episodes {args.episodes} --seed {args.seed}")
-    lines = ["# Success rate against K\n", f"Command: `{command}`\n",
-             f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs (one torch thread, seed "
-             f"{args.seed}); {args.episodes} held-out maps, paper protocol.\n",
-             "| size | K | success | action accuracy | training min |", "|---|---|---|---|---|"]
+    rows = []
     try:
         for size in args.sizes:
             for k, success, accuracy, minutes in k_sweep(size, args.ks, args.maps, args.epochs, args.episodes, args.seed):
-                lines.append(f"| {size}x{size} | {k} | {100 * success:.1f} % | {100 * accuracy:.1f} % | {minutes:.1f} |")
+                rows.append([f"{size}x{size}", str(k), f"{100 * success:.1f} %", f"{100 * accuracy:.1f} %", f"{minutes:.1f}"])
     except ValueError as exc:
         parser.error(str(exc))
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    print(write_table(args.out, "Success rate against K", command,
+                      f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs (one torch thread, seed "
+                      f"{args.seed}); {args.episodes} held-out maps, paper protocol.",
+                      ["size", "K", "success", "action accuracy", "training min"], rows))
     return 0
 
 

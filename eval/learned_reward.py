@@ -21,6 +21,7 @@ import torch
 from agents.evaluation import TEST_SEED, held_out_episodes
 from agents.policies import vin_of
 from agents.zoo import load_model, pretrained_path
+from eval.results import write_table
 from gridworld_env.core import observation_images
 
 DEFAULT_MODELS = [os.path.relpath(pretrained_path(f"VINGrid-{s}x{s}-v0")) for s in (8, 16, 28)]
@@ -56,22 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.models:
         if not os.path.exists(path):
             parser.error(f"no model at {path}")
-    lines = ["# The learned reward\n",
-             f"Command: `python -m eval.learned_reward --maps {args.maps} --models {' '.join(args.models)}`\n",
-             "Mean learned reward by cell type on held-out maps (env seeds from 10^9), the share of maps whose goal "
-             "gets a higher learned reward than every free cell, and the Pearson correlation with the env's reward "
-             "for entering a cell (+1 goal, -1 obstacle or wall, -0.01 free).\n",
-             "| model | size | goal | free | obstacle | goal above every free cell | correlation |",
-             "|---|---|---|---|---|---|---|"]
+    rows = []
     for path in args.models:
         s = reward_statistics(path, args.maps)
-        lines.append(f"| `{os.path.basename(path)}` | {s['size']}x{s['size']} | {s['goal']:.2f} | {s['free']:.2f} "
-                     f"| {s['obstacle']:.2f} | {100 * s['goal_above_all_free']:.0f} % | {s['correlation']:.3f} |")
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+        rows.append([f"`{os.path.basename(path)}`", f"{s['size']}x{s['size']}", f"{s['goal']:.2f}", f"{s['free']:.2f}",
+                     f"{s['obstacle']:.2f}", f"{100 * s['goal_above_all_free']:.0f} %", f"{s['correlation']:.3f}"])
+    print(write_table(
+        args.out, "The learned reward", f"python -m eval.learned_reward --maps {args.maps} --models {' '.join(args.models)}",
+        "Mean learned reward by cell type on held-out maps (env seeds from 10^9), the share of maps whose goal gets a "
+        "higher learned reward than every free cell, and the Pearson correlation with the env's reward for entering "
+        "a cell (+1 goal, -1 obstacle or wall, -0.01 free).",
+        ["model", "size", "goal", "free", "obstacle", "goal above every free cell", "correlation"], rows))
     return 0
 
 

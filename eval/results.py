@@ -1,0 +1,19 @@
+"""Writing the markdown tables of the ``eval`` experiment scripts into ``results/``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+
+def write_table(path: str, title: str, command: str, description: str, header: Sequence[str],
+                rows: Sequence[Sequence[str]]) -> str:
+    """Write a markdown page (title, the command that made it, a description, one table) and return it."""
+    lines = [f"# {title}\n", f"Command: `{command}`\n", f"{description}\n",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return text
