@@ -16,7 +16,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -102,14 +102,6 @@ class BCConfig:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
         if self.seed < 0 or self.seed + self.n_maps > VAL_SEED:
             raise ValueError(f"training seeds [{self.seed}, {self.seed + self.n_maps}) must lie in [0, {VAL_SEED})")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> BCConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown BC setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
 
 
 def build_model(cfg: BCConfig) -> PPO:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -129,14 +129,6 @@ class PPOConfig:
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
         env_size(self.env_id)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown PPO setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
 
 
 def batched_env(env: VecEnv) -> VINGridVecEnv:

@@ -12,6 +12,7 @@ the value, e.g. ``epochs=5 loss=optimal_set``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -36,18 +37,27 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def make_config(cls: Any, values: dict[str, Any], what: str) -> Any:
+    """``cls(**values)`` for a config dataclass, with a clear error for unknown keys."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown {what} setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**values)
+
+
 def load_bc_config(env_id: str, config_path: str | None, overrides: Sequence[str]) -> Any:
     """The BC settings of ``env_id``: YAML section, then overrides."""
     from agents.bc import BCConfig
 
-    return BCConfig.from_dict(_settings(env_id, config_path, {}, overrides))
+    return make_config(BCConfig, _settings(env_id, config_path, {}, overrides), "BC")
 
 
 def load_ppo_config(env_id: str, config_path: str | None, flags: dict[str, Any], overrides: Sequence[str]) -> Any:
     """The PPO settings of ``env_id``: YAML section, then command-line flags, then overrides."""
     from agents.ppo import PPOConfig
 
-    return PPOConfig.from_dict(_settings(env_id, config_path, flags, overrides))
+    return make_config(PPOConfig, _settings(env_id, config_path, flags, overrides), "PPO")
 
 
 def _settings(env_id: str, config_path: str | None, flags: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
