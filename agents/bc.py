@@ -73,6 +73,8 @@ class BCConfig:
     """VIN: Q channels; FCN: channels of its last layer."""
     kernel_size: int = 3
     """VIN: value-iteration kernel."""
+    tied: bool = True
+    """VIN: one pair of VI kernels for all iterations; ``False`` unties them (one pair per iteration)."""
     kernel_init: str = "moves"
     """VIN: start of the VI kernels, ``moves`` (the true moves) or ``zero`` (see :class:`agents.vin.VIN`)."""
     val_maps: int = 200
@@ -81,6 +83,8 @@ class BCConfig:
     """Seeds torch, the map order, and the first training map."""
     threads: int = 2
     """Torch CPU threads."""
+    device: str = "cpu"
+    """Torch device to train on: ``cpu``, ``cuda`` (``cuda:N``), or ``auto`` (CUDA when there is one)."""
 
     def __post_init__(self) -> None:
         if self.kernel_init not in ("moves", "zero"):
@@ -100,6 +104,8 @@ class BCConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
+        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
         if self.seed < 0 or self.seed + self.n_maps > VAL_SEED:
             raise ValueError(f"training seeds [{self.seed}, {self.seed + self.n_maps}) must lie in [0, {VAL_SEED})")
 
@@ -109,11 +115,13 @@ def build_model(cfg: BCConfig) -> PPO:
     policy_kwargs: dict[str, Any] = {}
     if cfg.policy == "vin":
         policy_kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q,
-                                                      "kernel_size": cfg.kernel_size, "kernel_init": cfg.kernel_init}
+                                                      "kernel_size": cfg.kernel_size, "kernel_init": cfg.kernel_init,
+                                                      "tied": cfg.tied}
     elif cfg.policy == "fcn":
         policy_kwargs["features_extractor_kwargs"] = {"ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
     policy = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}[cfg.policy]
-    return PPO(policy, gym.make(cfg.env_id), policy_kwargs=policy_kwargs, seed=cfg.seed, device="cpu", verbose=0)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    return PPO(policy, gym.make(cfg.env_id), policy_kwargs=policy_kwargs, seed=cfg.seed, device=device, verbose=0)
 
 
 @contextlib.contextmanager
@@ -252,8 +260,9 @@ def train_bc(
                 for group in opt.param_groups:
                     group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
             idx = torch.from_numpy(idx_np)
-            obs = {"image": images[map_index[idx]], "position": positions[idx].float()}
-            loss, hits = bc_loss(policy, obs, actions[idx], optimal[idx], cfg.loss)
+            dev = policy.device
+            obs = {"image": images[map_index[idx]].to(dev), "position": positions[idx].float().to(dev)}
+            loss, hits = bc_loss(policy, obs, actions[idx].to(dev), optimal[idx].to(dev), cfg.loss)
             opt.zero_grad()
             loss.backward()
             if cfg.max_grad_norm is not None:

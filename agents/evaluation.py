@@ -4,7 +4,7 @@ Success (the paper's test script): from the start, the goal is reached within tw
 shortest-path length, counted in moves. We also report the collision-free success rate
 (success without any move into an obstacle or wall), the tie-aware action accuracy along
 the expert's path (the policy's action is one of the optimal ones), and the mean length of
-successful paths over the optimal one.
+successful paths over the optimal one (as a ratio, and as extra moves).
 
 Held-out maps: the evaluation maps are those of ``env.reset(seed=s)`` for
 ``s in [seed, seed + episodes)``, with ``seed`` defaulting to :data:`TEST_SEED` (10^9).
@@ -50,6 +50,8 @@ class EvalResult:
     action_accuracy: float
     path_ratio: float
     """Mean (moves taken / optimal moves) over successful episodes."""
+    extra_moves: float
+    """Mean (moves taken - optimal moves) over successful episodes: the paper's trajectory difference."""
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -135,6 +137,7 @@ def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
         collision_free_success_rate=float((success & ~collided).mean()),
         action_accuracy=correct / max(total, 1),
         path_ratio=float((steps[success] / optimal_len[success]).mean()) if success.any() else float("nan"),
+        extra_moves=float((steps[success] - optimal_len[success]).mean()) if success.any() else float("nan"),
     )
 
 

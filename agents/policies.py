@@ -70,6 +70,7 @@ class VINExtractor(BaseFeaturesExtractor):
     :param plan_cache: without gradients (rollouts, ``predict``), keep the plans of the
         maps seen since the weights last changed, so an episode's map is planned once, not
         at every step. Exact: a weight update (any in-place change) empties the cache.
+    :param tied: share the VI kernels across iterations (see :class:`~agents.vin.VIN`).
     """
 
     #: Plans kept at most; the cache is emptied when it would grow past this.
@@ -85,13 +86,14 @@ class VINExtractor(BaseFeaturesExtractor):
         plan_once_per_map: bool = True,
         plan_cache: bool = True,
         kernel_init: str = "moves",
+        tied: bool = True,
     ) -> None:
         if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
         super().__init__(observation_space, features_dim=ch_q)
         channels, height, _ = observation_space["image"].shape
         self.vin = VIN(channels, k if k is not None else default_k(height), ch_h, ch_q, kernel_size, n_actions=0,
-                       kernel_init=kernel_init)
+                       kernel_init=kernel_init, tied=tied)
         self.plan_once_per_map = plan_once_per_map
         self.plan_cache = plan_cache
         self._cache: dict[bytes, torch.Tensor] = {}

@@ -30,7 +30,7 @@ def default_k(size: int) -> int:
 
 
 class VIN(nn.Module):
-    """Reward conv, K tied value-iteration steps, attention, linear head.
+    """Reward conv, K (tied) value-iteration steps, attention, linear head.
 
     :param in_channels: observation channels (obstacles, goal).
     :param k: value-iteration steps.
@@ -42,6 +42,10 @@ class VIN(nn.Module):
         reads reward and value at the cell that move ``a`` of :data:`gridworld_env.core.ACTIONS`
         reaches, weight 1; channels past 8 start at zero), or ``"zero"`` (value kernel zero,
         reward kernel PyTorch's default, as the public ports do).
+    :param tied: one pair of value-iteration kernels shared by all K iterations (value
+        iteration proper, as published). ``False`` gives every iteration, and the last Q, its
+        own pair (``k`` times the VI parameters), each started as ``kernel_init`` says: the
+        paper's open question of untied weights.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class VIN(nn.Module):
         kernel_size: int = 3,
         n_actions: int = 8,
         kernel_init: str = "moves",
+        tied: bool = True,
     ) -> None:
         super().__init__()
         if k < 1:
@@ -68,6 +73,13 @@ class VIN(nn.Module):
         pad = kernel_size // 2
         self.q_from_reward = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
         self.q_from_value = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
+        self.tied = tied
+        # Untied: iteration i + 2 (and, last, the final Q) uses kernel pair i; the first
+        # iteration keeps q_from_reward (its value is zero, so q_from_value is unused).
+        self.untied_reward = nn.ModuleList(
+            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)])
+        self.untied_value = nn.ModuleList(
+            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)])
         self.head = nn.Linear(ch_q, n_actions, bias=False) if n_actions else None
         self.reset_kernels()
 
@@ -79,17 +91,19 @@ class VIN(nn.Module):
         vanish along long paths; the ``moves`` start propagates values one cell per
         iteration from the first step, so the network only has to learn the reward.
         """
-        with torch.no_grad():
-            self.q_from_value.weight.zero_()
-            if self.kernel_init == "moves":
-                from gridworld_env.core import ACTIONS
+        from gridworld_env.core import ACTIONS
 
-                self.q_from_reward.weight.zero_()
-                c = self.q_from_value.weight.shape[-1] // 2
-                for a, (dr, dc) in enumerate(ACTIONS[: self.ch_q]):
-                    if abs(dr) <= c and abs(dc) <= c:
-                        self.q_from_value.weight[a, 0, c + dr, c + dc] = 1.0
-                        self.q_from_reward.weight[a, 0, c + dr, c + dc] = 1.0
+        pairs = [(self.q_from_reward, self.q_from_value), *zip(self.untied_reward, self.untied_value)]
+        with torch.no_grad():
+            for from_reward, from_value in pairs:
+                from_value.weight.zero_()
+                if self.kernel_init == "moves":
+                    from_reward.weight.zero_()
+                    c = from_value.weight.shape[-1] // 2
+                    for a, (dr, dc) in enumerate(ACTIONS[: self.ch_q]):
+                        if abs(dr) <= c and abs(dc) <= c:
+                            from_value.weight[a, 0, c + dr, c + dc] = 1.0
+                            from_reward.weight[a, 0, c + dr, c + dc] = 1.0
 
     def reward_image(self, image: torch.Tensor) -> torch.Tensor:
         """(M, C, H, W) observation -> (M, 1, H, W) learned reward."""
@@ -100,10 +114,17 @@ class VIN(nn.Module):
 
         :param values: if given, receives the value image after each iteration.
         """
-        q_r = self.q_from_reward(self.reward_image(image))
+        r = self.reward_image(image)
+        q_r = self.q_from_reward(r)
         v = q_r.max(dim=1, keepdim=True).values  # iteration 1: v starts at 0
         if values is not None:
             values.append(v)
+        if not self.tied:
+            for i in range(self.k - 1):
+                v = (self.untied_reward[i](r) + self.untied_value[i](v)).max(dim=1, keepdim=True).values
+                if values is not None:
+                    values.append(v)
+            return self.untied_reward[-1](r) + self.untied_value[-1](v)
         for _ in range(self.k - 1):
             v = (q_r + self.q_from_value(v)).max(dim=1, keepdim=True).values
             if values is not None:

@@ -2,6 +2,7 @@
 
     from agents.zoo import load_pretrained
     model = load_pretrained("VINGrid-16x16-v0")          # the BC-trained VIN
+    cnn = load_pretrained("VINGrid-16x16-v0", policy="cnn")  # the paper's CNN baseline (Table 1)
     action, _ = model.predict(obs, deterministic=True)
 
 How each was trained, and its measured figures, are in README.md ("Pretrained agents").
@@ -20,26 +21,30 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretr
 
 #: Training methods with shipped agents.
 ALGOS = ("bc", "ppo")
+#: Policies with shipped agents: the VIN, and the paper's CNN and FCN baselines (BC, from Table 1).
+POLICIES = ("vin", "cnn", "fcn")
 
 
-def pretrained_path(env_id: str, algo: str = "bc") -> str:
-    """Path of the shipped agent for ``env_id`` trained by ``algo`` (``bc`` or ``ppo``).
+def pretrained_path(env_id: str, algo: str = "bc", policy: str = "vin") -> str:
+    """Path of the shipped ``policy`` agent for ``env_id`` trained by ``algo`` (``bc`` or ``ppo``).
 
-    :raises ValueError: unknown env id or algorithm, or no agent shipped for that pair.
+    :raises ValueError: unknown env id, algorithm or policy, or no agent shipped for them.
     """
     size = env_size(env_id)
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
-    path = os.path.join(PRETRAINED_DIR, f"{algo}_vin_{size}x{size}.zip")
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    path = os.path.join(PRETRAINED_DIR, f"{algo}_{policy}_{size}x{size}.zip")
     if not os.path.exists(path):
         shipped = sorted(f for f in os.listdir(PRETRAINED_DIR) if f.endswith(".zip")) if os.path.isdir(PRETRAINED_DIR) else []
-        raise ValueError(f"no {algo} agent is shipped for {env_id}; shipped: {shipped}")
+        raise ValueError(f"no {algo} {policy} agent is shipped for {env_id}; shipped: {shipped}")
     return path
 
 
-def load_pretrained(env_id: str, algo: str = "bc") -> PPO:
+def load_pretrained(env_id: str, algo: str = "bc", policy: str = "vin") -> PPO:
     """Load a shipped agent on the CPU."""
-    return PPO.load(pretrained_path(env_id, algo), device="cpu")
+    return PPO.load(pretrained_path(env_id, algo, policy), device="cpu")
 
 
 def load_model(path: str) -> OnPolicyAlgorithm:

@@ -161,7 +161,7 @@ def test_evaluation_of_the_expert_is_perfect():
     masks = optimal_action_masks(ep.distances)
     result = evaluate_act_fn(lambda m, r, c: first_true(masks[m, r, c]), ep)
     assert result.success_rate == 1.0 and result.collision_free_success_rate == 1.0
-    assert result.action_accuracy == 1.0 and result.path_ratio == 1.0
+    assert result.action_accuracy == 1.0 and result.path_ratio == 1.0 and result.extra_moves == 0.0
     stay = evaluate_act_fn(lambda m, r, c: np.zeros_like(m), ep)  # always north: rarely succeeds
     assert stay.success_rate < 0.3
 
@@ -221,7 +221,8 @@ def test_map_grouped_minibatch_order_keeps_episodes_whole():
 
 @pytest.mark.parametrize("bad, message", [({"policy": "rnn"}, "policy"), ({"kernel_init": "eye"}, "kernel_init"),
                                           ({"lr_schedule": "step"}, "lr_schedule"), ({"max_grad_norm": 0.0}, "max_grad_norm"),
-                                          ({"loss": "mse"}, "loss"), ({"n_maps": 0}, "n_maps")])
+                                          ({"loss": "mse"}, "loss"), ({"n_maps": 0}, "n_maps"),
+                                          ({"device": "tpu"}, "device")])
 def test_bc_config_rejects_bad_values(bad, message):
     with pytest.raises(ValueError, match=message):
         BCConfig(**bad)
@@ -269,3 +270,34 @@ def test_critic_trains_the_vin_only_when_asked(value_gradients, tmp_path):
     assert model.policy.value_net.weight.grad.abs().sum() > 0
     model.save(tmp_path / "m.zip")
     assert PPO.load(tmp_path / "m.zip", device="cpu").policy.value_gradients == value_gradients
+
+
+def test_untied_vin_with_copies_of_the_tied_kernels_plans_the_same():
+    torch.manual_seed(0)
+    tied = VIN(k=6, ch_h=4, ch_q=10, n_actions=0)
+    untied = VIN(k=6, ch_h=4, ch_q=10, n_actions=0, tied=False)
+    assert len(untied.untied_reward) == len(untied.untied_value) == 6
+    with torch.no_grad():
+        for p in tied.parameters():  # kernels off the moves start, so a wrong pairing would show
+            p.add_(0.05 * torch.randn_like(p))
+    untied.load_state_dict(tied.state_dict(), strict=False)
+    with torch.no_grad():
+        for conv in untied.untied_reward:
+            conv.weight.copy_(tied.q_from_reward.weight)
+        for conv in untied.untied_value:
+            conv.weight.copy_(tied.q_from_value.weight)
+    image = torch.rand(3, 2, 8, 8).round()
+    assert torch.allclose(tied.plan(image), untied.plan(image), atol=1e-5)
+    with torch.no_grad():
+        untied.untied_value[2].weight.mul_(0.5)  # one iteration's own kernel changes the plan
+    assert not torch.allclose(tied.plan(image), untied.plan(image), atol=1e-3)
+
+
+def test_untied_vin_trains_every_iteration_kernel():
+    vin = VIN(k=4, ch_h=4, ch_q=10, n_actions=8, tied=False)
+    image = torch.rand(2, 2, 8, 8).round()
+    logits = vin(image, torch.tensor([0, 1]), torch.tensor([3, 4]), torch.tensor([3, 2]))
+    logits.logsumexp(1).sum().backward()
+    assert all(conv.weight.grad is not None for conv in [*vin.untied_reward, *vin.untied_value])
+    tied_params = sum(p.numel() for p in VIN(k=4, ch_h=4, ch_q=10).parameters())
+    assert sum(p.numel() for p in vin.parameters()) == tied_params + 2 * 4 * 10 * 9

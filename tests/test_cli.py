@@ -16,7 +16,8 @@ def run(*args, check=True):
 
 
 @pytest.mark.parametrize("module", ["train", "eval", "eval.visualize", "eval.cross_size", "eval.learned_reward",
-                                    "eval.costs", "eval.k_sweep", "train.make_dataset", "train.demo",
+                                    "eval.costs", "eval.k_sweep", "eval.table1", "eval.untied", "eval.plots",
+                                    "train.make_dataset", "train.demo",
                                     "gridworld_env.play"])
 def test_help(module):
     assert "usage" in run(module, "--help").stdout
@@ -66,8 +67,32 @@ def test_open_question_scripts_write_their_tables(tmp_path):
     out = run("eval.k_sweep", "--sizes", "8", "--ks", "1", "2", "--maps", "10", "--epochs", "1", "--episodes", "5",
               "--out", str(tmp_path / "k.md")).stdout
     assert "| 8x8 | 1 |" in out and "| 8x8 | 2 |" in out
-    for name in ("c", "r", "f", "k"):
+    out = run("eval.untied", "--sizes", "8", "--seeds", "0", "--maps", "10", "--epochs", "1", "--episodes", "5",
+              "--out", str(tmp_path / "u.md")).stdout
+    assert "| 8x8 | tied | 180 |" in out and "| 8x8 | untied | 1,980 |" in out
+    for name in ("c", "r", "f", "k", "u"):
         assert (tmp_path / f"{name}.md").read_text().startswith("# ")
+
+
+def test_table1_trains_evaluates_and_reuses_its_runs(tmp_path):
+    args = ["eval.table1", "--sizes", "8", "--models", "vin", "fcn", "--seeds", "0", "1", "--maps", "20",
+            "--epochs", "1", "--episodes", "10", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "t.md")]
+    out = run(*args).stdout
+    assert "| 8x8 | VIN | 0,1 |" in out and "| 8x8 | FCN | 0,1 |" in out and "(99.6)" in out
+    assert "| size | VIN - CNN | VIN - FCN |" in out
+    result = json.loads((tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json").read_text())
+    assert result["settings"]["n_maps"] == 20 and len(result["history"]) == 1
+    assert 0 <= result["test"]["success_rate"] <= 1 and result["test"]["episodes"] == 10
+    stamp = os.path.getmtime(tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json")
+    again = run(*args).stdout  # every run is reused, not retrained
+    assert "seed 0:" not in again and os.path.getmtime(tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json") == stamp
+    assert (tmp_path / "t.md").read_text() == again.rstrip("\n") + "\n"
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "table1.md").write_text((tmp_path / "t.md").read_text())
+    out = run("eval.plots", "--results", str(results)).stdout
+    assert out.split() == [str(results / "table1.png")]
+    assert (results / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_make_dataset_cli(tmp_path):
@@ -91,6 +116,11 @@ def test_make_dataset_cli(tmp_path):
     (("eval", "--model", "x.zip", "--render", "mp4"), "invalid choice"),
     (("eval.k_sweep", "--ks", "0"), "every K must be >= 1"),
     (("eval.cross_size", "--episodes", "0"), "episodes"),
+    (("eval.table1", "--sizes", "8", "16", "--epochs", "1", "2", "3"), "one value or one per size"),
+    (("eval.table1", "--sizes", "9"), "unknown env"),
+    (("eval.table1", "--maps", "0"), "n_maps must be >= 1"),
+    (("eval.table1", "--models", "rnn"), "invalid choice"),
+    (("eval.untied", "--epochs", "0"), "epochs"),
     (("eval.visualize", "--model", "missing.zip"), "no model"),
     (("train.make_dataset", "--out", "x.npz", "--trajectories", "-2"), "trajectories"),
     (("train.make_dataset", "--out", "x.npz", "--env", "Nope-v0"), "unknown env"),

@@ -51,10 +51,14 @@ def test_shipped_agent_goes_round_a_wall(env_id, algo):
 
 
 def test_unknown_pretrained_agent_is_a_clear_error():
-    with pytest.raises(ValueError, match="no ppo agent is shipped for VINGrid-64x64-v0"):
+    with pytest.raises(ValueError, match="no ppo vin agent is shipped for VINGrid-64x64-v0"):
         pretrained_path("VINGrid-64x64-v0", "ppo")
     with pytest.raises(ValueError, match="algo must be one of"):
         pretrained_path("VINGrid-8x8-v0", "dqn")
+    with pytest.raises(ValueError, match="policy must be one of"):
+        pretrained_path("VINGrid-8x8-v0", "bc", "mlp")
+    with pytest.raises(ValueError, match="no ppo cnn agent is shipped"):
+        pretrained_path("VINGrid-8x8-v0", "ppo", "cnn")
 
 
 def test_a_detour_longer_than_k_is_not_planned():
@@ -75,3 +79,21 @@ def test_a_detour_longer_than_k_is_not_planned():
         if terminated or truncated:
             break
     assert not step_info["is_success"]
+
+
+@pytest.mark.parametrize("size", [8, 16, 28])
+@pytest.mark.parametrize("policy", ["cnn", "fcn"])
+def test_shipped_baseline_loads_and_acts_far_above_chance(size, policy):
+    model = load_pretrained(f"VINGrid-{size}x{size}-v0", policy=policy)
+    assert type(model.policy.features_extractor).__name__ == f"{policy.upper()}Extractor"
+    result = evaluate_policy_on_maps(model.policy, size, episodes=50)
+    assert result.success_rate >= 0.5, result  # always-north succeeds on under 30 % (test_agents)
+
+
+@pytest.mark.parametrize("size", [16, 28])
+def test_shipped_vin_beats_the_shipped_baselines_on_the_same_maps(size):
+    env_id = f"VINGrid-{size}x{size}-v0"
+    vin = evaluate_policy_on_maps(load_pretrained(env_id).policy, size, episodes=100)
+    for policy in ("cnn", "fcn"):
+        base = evaluate_policy_on_maps(load_pretrained(env_id, policy=policy).policy, size, episodes=100)
+        assert vin.success_rate >= base.success_rate + 0.05, (policy, vin, base)

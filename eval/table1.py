@@ -1,0 +1,271 @@
+"""Table 1 of the VIN paper: VIN against the reactive CNN and FCN, trained by BC, on held-out maps.
+
+    python -m eval.table1 [--sizes 8 16 28] [--models vin cnn fcn] [--seeds 0 1 2] [--epochs 5 3 1] [--quick]
+
+Every model is cloned from the BFS expert on the paper's data budget (5,000 maps, 7 expert
+trajectories each), with the same optimiser, batch size, loss and number of epochs at a size
+(:data:`SETTINGS`), then evaluated on the same 1,000 held-out maps (env seeds from 10^9):
+
+* prediction error: 1 - tie-aware action accuracy along the expert's path (the paper's
+  "prediction loss" is a 0-1 loss);
+* success rate under the paper's protocol (goal within twice the optimal moves);
+* extra moves: moves taken minus the optimal number, over successful episodes (the paper's
+  trajectory difference).
+
+Each (size, model, seed) trains in ``runs/table1/<size>/<model>/seed<S>/`` and leaves a
+``result.json`` there; a later call reuses it (and resumes a training cut short), so the table
+can be built in pieces. ``results/table1.md`` gets the mean and the spread (sample standard
+deviation) over seeds, the paper's figures beside ours, per-epoch validation success (to show
+whether training had levelled off) and the command. ``--quick``: 8x8, 1,000 maps, 3 epochs,
+200 test maps, one seed, written to ``runs/table1_quick.md``, for CI-scale checks (about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
+PAPER: dict[str, dict[int, tuple[float, float]]] = {
+    "vin": {8: (99.6, 0.004), 16: (99.3, 0.05), 28: (97.0, 0.11)},
+    "cnn": {8: (97.9, 0.02), 16: (87.6, 0.10), 28: (74.2, 0.13)},
+    "fcn": {8: (97.3, 0.01), 16: (88.3, 0.07), 28: (76.6, 0.09)},
+}
+
+#: BC settings shared by every model (fields of :class:`agents.bc.BCConfig`): the paper's batch
+#: of 128, Adam with cosine decay, the tie-aware loss (every model sees the same labels).
+COMMON: dict[str, Any] = {"batch_size": 128, "optimizer": "adam", "lr_schedule": "cosine",
+                          "max_grad_norm": 10.0, "loss": "optimal_set"}
+
+#: Per-model settings on top of :data:`COMMON`.
+SETTINGS: dict[str, dict[str, Any]] = {"vin": {"lr": 0.003}, "cnn": {"lr": 0.001}, "fcn": {"lr": 0.001}}
+
+#: Default epochs per size: the same for every model at a size (CPU-bound choice, see README.md).
+DEFAULT_EPOCHS = {8: 5, 16: 3, 28: 1}
+
+NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
+
+
+@dataclass
+class Table1Config:
+    """What :func:`table1` trains and evaluates."""
+
+    sizes: list[int] = field(default_factory=lambda: [8, 16, 28])
+    """Map sizes (registered ``VINGrid-NxN-v0`` envs)."""
+    models: list[str] = field(default_factory=lambda: ["vin", "cnn", "fcn"])
+    """Policies: ``vin``, ``cnn``, ``fcn``."""
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """Training seeds (torch, batch order and the first training map)."""
+    epochs: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_EPOCHS))
+    """BC epochs per size, the same for every model."""
+    n_maps: int = 5000
+    """Training maps per run (the paper's 5,000)."""
+    trajectories_per_map: int = 7
+    """Expert trajectories per map (the paper's 7)."""
+    episodes: int = 1000
+    """Held-out test maps (env seeds from 10^9), the same for every run."""
+    runs_dir: str = "runs/table1"
+    """Where each run trains and leaves its ``result.json``."""
+    threads: int = 2
+    """Torch CPU threads."""
+    device: str = "cpu"
+    """Torch device for training (``cpu``, ``cuda``, ``auto``)."""
+
+    def __post_init__(self) -> None:
+        from gridworld_env import env_size
+
+        for size in self.sizes:
+            env_size(f"VINGrid-{size}x{size}-v0")  # ValueError for an unregistered size
+            if self.epochs.get(size, 1) < 1:
+                raise ValueError(f"epochs for size {size} must be >= 1, got {self.epochs[size]}")
+        bad = [m for m in self.models if m not in SETTINGS]
+        if bad:
+            raise ValueError(f"unknown models {bad}: choose from {sorted(SETTINGS)}")
+        for name in ("n_maps", "trajectories_per_map", "episodes", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.seeds or min(self.seeds) < 0:
+            raise ValueError(f"seeds must be non-negative and at least one, got {self.seeds}")
+
+    def epochs_for(self, size: int) -> int:
+        return self.epochs.get(size, DEFAULT_EPOCHS.get(size, 3))
+
+
+def bc_config(cfg: Table1Config, size: int, model: str, seed: int) -> Any:
+    """The :class:`agents.bc.BCConfig` of one run."""
+    from agents.bc import BCConfig
+
+    return BCConfig(env_id=f"VINGrid-{size}x{size}-v0", policy=model, n_maps=cfg.n_maps,
+                    trajectories_per_map=cfg.trajectories_per_map, epochs=cfg.epochs_for(size), seed=seed,
+                    threads=cfg.threads, device=cfg.device, **COMMON, **SETTINGS[model])
+
+
+def run_one(cfg: Table1Config, size: int, model: str, seed: int, log: Any = print) -> dict[str, Any]:
+    """Train one (size, model, seed) by BC and evaluate it, or reuse its ``result.json``."""
+    from agents.bc import train_bc
+    from agents.evaluation import evaluate_policy_on_maps
+
+    bc = bc_config(cfg, size, model, seed)
+    run_dir = os.path.join(cfg.runs_dir, str(size), model, f"seed{seed}")
+    result_path = os.path.join(run_dir, "result.json")
+    settings = {**asdict(bc), "device": "any", "threads": "any", "episodes": cfg.episodes}
+    if os.path.exists(result_path):
+        with open(result_path) as f:
+            done = json.load(f)
+        if done.get("settings") == settings:
+            return done
+    resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
+    t0 = time.perf_counter()
+    model_obj, history = train_bc(bc, run_dir, resume=resume)
+    minutes = (time.perf_counter() - t0) / 60
+    test = evaluate_policy_on_maps(model_obj.policy, size, cfg.episodes)
+    done = {"settings": settings, "test": test.as_dict(), "history": history, "train_minutes": minutes,
+            "resumed": resume}
+    tmp = result_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(done, f, indent=1)
+    os.replace(tmp, result_path)
+    log(f"{size}x{size} {model} seed {seed}: success {100 * test.success_rate:.1f} %, prediction error "
+        f"{1 - test.action_accuracy:.4f}, {minutes:.1f} min")
+    return done
+
+
+def mean_spread(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
+
+
+def summarise(results: dict[tuple[int, str], list[dict[str, Any]]]) -> dict[tuple[int, str], dict[str, Any]]:
+    """Per (size, model): mean and spread of success (%), prediction error and extra moves."""
+    out = {}
+    for key, runs in results.items():
+        if not runs:
+            continue
+        success = [100 * r["test"]["success_rate"] for r in runs]
+        error = [1 - r["test"]["action_accuracy"] for r in runs]
+        extra = [r["test"]["extra_moves"] for r in runs]
+        epochs = len(runs[0]["history"])
+        curve = [mean_spread([100 * r["history"][e]["val_success_rate"] for r in runs])[0] for e in range(epochs)]
+        out[key] = {"seeds": [r["settings"]["seed"] for r in runs], "success": mean_spread(success),
+                    "error": mean_spread(error), "extra": mean_spread(extra), "curve": curve,
+                    "minutes": sum(r["train_minutes"] for r in runs) / len(runs), "epochs": epochs}
+    return out
+
+
+def render(summary: dict[tuple[int, str], dict[str, Any]], cfg: Table1Config, command: str) -> str:
+    """The markdown page of :func:`table1`."""
+    sizes = sorted({s for s, _ in summary})
+    lrs = ", ".join(f"{NAMES[m]} {SETTINGS[m]['lr']}" for m in SETTINGS)
+    lines = ["# Table 1: VIN against reactive networks (behaviour cloning)\n", f"Command: `{command}`\n",
+             f"Data: the paper's budget, {cfg.n_maps} training maps (env seeds from the run's seed) with "
+             f"{cfg.trajectories_per_map} BFS-expert trajectories each. Settings of every run: "
+             f"`{json.dumps(COMMON)}`, learning rate {lrs}; "
+             f"epochs per size " + ", ".join(f"{s}x{s}: {summary[next(k for k in summary if k[0] == s)]['epochs']}"
+                                             for s in sizes) + " (the same for every model at a size). "
+             f"Test: the same {cfg.episodes} held-out maps (env seeds from 10^9) for every run, paper protocol. "
+             "Figures are mean ± sample standard deviation over the training seeds listed; the paper's "
+             "figures (Tamar et al. 2016, Table 1) are in brackets.\n",
+             "| size | model | seeds | success % (paper) | prediction error (paper) | extra moves | train min / run |",
+             "|---|---|---|---|---|---|---|"]
+    for size in sizes:
+        for model in SETTINGS:
+            s = summary.get((size, model))
+            if s is None:
+                continue
+            paper = PAPER.get(model, {}).get(size)
+            ps = f" ({paper[0]:.1f})" if paper else ""
+            pe = f" ({paper[1]:.3f})" if paper else ""
+            lines.append(f"| {size}x{size} | {NAMES[model]} | {','.join(map(str, s['seeds']))} | "
+                         f"{s['success'][0]:.1f} ± {s['success'][1]:.1f}{ps} | "
+                         f"{s['error'][0]:.4f} ± {s['error'][1]:.4f}{pe} | "
+                         f"{s['extra'][0]:.3f} ± {s['extra'][1]:.3f} | {s['minutes']:.1f} |")
+    lines += ["", "## VIN's lead in success rate (points, means over seeds)\n", "| size | VIN - CNN | VIN - FCN |",
+              "|---|---|---|"]
+    for size in sizes:
+        vin = summary.get((size, "vin"))
+        if vin is None:
+            continue
+        gaps = [f"{vin['success'][0] - summary[(size, m)]['success'][0]:+.1f}" if (size, m) in summary else "n/a"
+                for m in ("cnn", "fcn")]
+        lines.append(f"| {size}x{size} | {gaps[0]} | {gaps[1]} |")
+    lines += ["", "## Validation success after each epoch (200 validation maps, mean over seeds, %)\n",
+              "| size | model | per epoch |", "|---|---|---|"]
+    for size in sizes:
+        for model in SETTINGS:
+            s = summary.get((size, model))
+            if s is not None:
+                lines.append(f"| {size}x{size} | {NAMES[model]} | {' / '.join(f'{c:.1f}' for c in s['curve'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def table1(cfg: Table1Config, out: str, command: str, log: Any = print) -> str:
+    """Train and evaluate every (size, model, seed) of ``cfg``, then write the table to ``out``."""
+    results: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for size in cfg.sizes:
+        for seed in cfg.seeds:
+            for model in cfg.models:
+                results.setdefault((size, model), []).append(run_one(cfg, size, model, seed, log))
+    text = render(summarise(results), cfg, command)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(text)
+    return text
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str]:
+    parser = argparse.ArgumentParser(prog="python -m eval.table1", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
+    parser.add_argument("--models", nargs="+", choices=sorted(SETTINGS), help="models (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0 1 2; --quick: 0)")
+    parser.add_argument("--epochs", type=int, nargs="+",
+                        help=f"epochs, one for all sizes or one per size (default: {DEFAULT_EPOCHS}; --quick: 3)")
+    parser.add_argument("--maps", type=int, help="training maps (default: 5000; --quick: 1000)")
+    parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
+    parser.add_argument("--runs", help="run folder (default: runs/table1, --quick: runs/table1_quick)")
+    parser.add_argument("--out", help="markdown output (default: results/table1.md, --quick: runs/table1_quick.md)")
+    parser.add_argument("--quick", action="store_true", help="a CI-scale run in about a minute")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    sizes = args.sizes or ([8] if quick else [8, 16, 28])
+    if args.epochs is None:
+        epochs = {s: 3 if quick else DEFAULT_EPOCHS.get(s, 3) for s in sizes}
+    elif len(args.epochs) == 1:
+        epochs = {s: args.epochs[0] for s in sizes}
+    elif len(args.epochs) == len(sizes):
+        epochs = dict(zip(sizes, args.epochs))
+    else:
+        parser.error(f"--epochs takes one value or one per size ({len(sizes)}), got {len(args.epochs)}")
+    try:
+        cfg = Table1Config(sizes=sizes, models=args.models or ["vin", "cnn", "fcn"],
+                           seeds=args.seeds if args.seeds is not None else ([0] if quick else [0, 1, 2]),
+                           epochs=epochs, n_maps=args.maps if args.maps is not None else (1000 if quick else 5000),
+                           episodes=args.episodes if args.episodes is not None else (200 if quick else 1000),
+                           runs_dir=args.runs or ("runs/table1_quick" if quick else "runs/table1"),
+                           threads=args.threads, device=args.device)
+    except ValueError as exc:
+        parser.error(str(exc))
+    out = args.out or ("runs/table1_quick.md" if quick else "results/table1.md")
+    command = "python -m eval.table1 " + " ".join(argv if argv is not None else sys.argv[1:])
+    return cfg, out, command.strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    cfg, out, command = parse_args(argv)
+    print(table1(cfg, out, command, log=lambda m: print(m, flush=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
