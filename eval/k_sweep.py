@@ -11,29 +11,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 
-from agents.evaluation import evaluate_policy_on_maps
-from eval.results import write_table
+from eval.results import train_and_score, write_table
 
 
 def k_sweep(size: int, ks: Sequence[int], n_maps: int, epochs: int, episodes: int, seed: int = 0,
             threads: int = 1) -> list[tuple[int, float, float, float]]:
     """(K, success rate, action accuracy, training minutes) for each K at one size."""
-    from agents.bc import train_bc
-    from train.__main__ import DEFAULT_CONFIG, load_bc_config
-
     rows = []
     for k in ks:
-        cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", DEFAULT_CONFIG,
-                             [f"k={k}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"])
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as out:
-            model, _ = train_bc(cfg, out)
-        minutes = (time.perf_counter() - t0) / 60
-        result = evaluate_policy_on_maps(model.policy, size, episodes)
+        _, result, minutes = train_and_score(
+            size, [f"k={k}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"], episodes)
         rows.append((k, result.success_rate, result.action_accuracy, minutes))
         print(f"size {size} K {k}: success {result.success_rate:.3f}, accuracy {result.action_accuracy:.3f}, "
               f"{minutes:.1f} min", flush=True)

@@ -1,9 +1,31 @@
-"""Writing the markdown tables of the ``eval`` experiment scripts into ``results/``."""
+"""Shared pieces of the ``eval`` experiment scripts: a BC run scored on held-out maps, and the
+markdown tables they write into ``results/``."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from collections.abc import Sequence
+from typing import Any
+
+
+def train_and_score(size: int, overrides: Sequence[str], episodes: int) -> tuple[Any, Any, float]:
+    """BC with ``hyperparams/bc.yml`` for ``VINGrid-<size>`` plus ``key=value`` overrides, in a
+    temporary folder, then the paper-protocol evaluation on ``episodes`` held-out maps.
+
+    :return: (model, :class:`agents.evaluation.EvalResult`, training minutes).
+    """
+    from agents.bc import train_bc
+    from agents.evaluation import evaluate_policy_on_maps
+    from train.__main__ import DEFAULT_CONFIG, load_bc_config
+
+    cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", DEFAULT_CONFIG, overrides)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as run_dir:
+        model, _ = train_bc(cfg, run_dir)
+    minutes = (time.perf_counter() - t0) / 60
+    return model, evaluate_policy_on_maps(model.policy, size, episodes), minutes
 
 
 def write_table(path: str, title: str, command: str, description: str, header: Sequence[str],

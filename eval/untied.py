@@ -14,36 +14,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 
-from agents.evaluation import evaluate_policy_on_maps
-from eval.results import write_table
+from eval.results import train_and_score, write_table
 from eval.table1 import mean_spread
 
 
 def tied_vs_untied(size: int, seeds: Sequence[int], n_maps: int, epochs: int, episodes: int,
                    threads: int = 2) -> dict[bool, list[tuple[float, float, float, int]]]:
     """For tied and untied: (success, action accuracy, training minutes, VI parameters) per seed."""
-    from agents.bc import train_bc
     from agents.policies import vin_of
-    from train.__main__ import DEFAULT_CONFIG, load_bc_config
 
     out: dict[bool, list[tuple[float, float, float, int]]] = {True: [], False: []}
     for seed in seeds:
         for tied in (True, False):
-            cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", DEFAULT_CONFIG,
-                                 [f"tied={tied}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}",
-                                  f"threads={threads}"])
-            t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory() as run_dir:
-                model, _ = train_bc(cfg, run_dir)
-            minutes = (time.perf_counter() - t0) / 60
+            model, result, minutes = train_and_score(
+                size, [f"tied={tied}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"],
+                episodes)
             vin, _ = vin_of(model.policy)
             vi_params = sum(p.numel() for name, p in vin.named_parameters()
                             if name.startswith(("q_from", "untied")))
-            result = evaluate_policy_on_maps(model.policy, size, episodes)
             out[tied].append((result.success_rate, result.action_accuracy, minutes, vi_params))
             print(f"size {size} seed {seed} {'tied' if tied else 'untied'}: success {result.success_rate:.3f}, "
                   f"accuracy {result.action_accuracy:.3f}, {minutes:.1f} min", flush=True)
