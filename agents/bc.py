@@ -25,7 +25,8 @@ import torch
 from stable_baselines3 import PPO
 
 from agents.baselines import CNNPolicy, FCNPolicy
-from agents.checkpoints import load_state, save_state
+from agents.checkpoints import load_state, prepare_run_dir, save_state
+from agents.config import check_choice, check_positive, check_resume_settings, check_types
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
 from gridworld_env import env_size
@@ -87,19 +88,14 @@ class BCConfig:
     """Torch device to train on: ``cpu``, ``cuda`` (``cuda:N``), or ``auto`` (CUDA when there is one)."""
 
     def __post_init__(self) -> None:
-        if self.kernel_init not in ("moves", "zero"):
-            raise ValueError(f"kernel_init must be 'moves' or 'zero', got {self.kernel_init!r}")
-        if self.policy not in ("vin", "cnn", "fcn"):
-            raise ValueError(f"policy must be 'vin', 'cnn' or 'fcn', got {self.policy!r}")
-        if self.optimizer not in ("rmsprop", "adam"):
-            raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if self.loss not in ("expert", "optimal_set"):
-            raise ValueError(f"loss must be 'expert' or 'optimal_set', got {self.loss!r}")
-        for name in ("n_maps", "epochs", "batch_size", "val_maps", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_types(self)
+        check_choice("kernel_init", self.kernel_init, ("moves", "zero"))
+        check_choice("policy", self.policy, ("vin", "cnn", "fcn"))
+        check_choice("optimizer", self.optimizer, ("rmsprop", "adam"))
+        check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        check_choice("loss", self.loss, ("expert", "optimal_set"))
+        check_positive(self, ("n_maps", "epochs", "batch_size", "val_maps", "threads", "kernel_size", "ch_h", "ch_q"))
+        check_positive(self, [n for n in ("trajectories_per_map", "k") if getattr(self, n) is not None])
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
@@ -163,7 +159,11 @@ def map_batches(data: ExpertDataset, batch_size: int, rng: np.random.Generator) 
 def bc_loss(policy: torch.nn.Module, obs: dict[str, torch.Tensor], actions: torch.Tensor,
             optimal: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of the policy's action distribution; returns (loss, tie-aware hits)."""
-    log_probs = policy.get_distribution(obs).distribution.logits  # normalised log-probabilities
+    # SB3's get_distribution, without torch's argument validation, so that a diverged network's
+    # non-finite logits reach the divergence check instead of raising inside torch.
+    features = policy.extract_features(obs, policy.pi_features_extractor)
+    logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
+    log_probs = logits - logits.logsumexp(dim=-1, keepdim=True)  # as torch's Categorical normalises
     if kind == "expert":
         loss = -log_probs.gather(1, actions[:, None]).mean()
     else:
@@ -183,6 +183,107 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     return load_state(path, CHECKPOINT_FORMAT, "BC")
 
 
+#: A batch loss above this (or not finite) stops BC. With 8 actions the first loss is about
+#: ln 8 = 2.1; early spikes to a few hundred happen (the CNN under RMSprop) and recover, while a
+#: run that diverged (the VIN at 64x64 under the defaults) reached 3e14 by its second batch.
+MAX_LOSS = 1e4
+
+
+_DIVERGENCE_HINT = "Try a lower lr, max_grad_norm, optimizer=adam, or the settings of hyperparams/bc.yml for {}."
+
+
+class DivergenceError(ValueError):
+    """BC's loss became non-finite or exploded; the run stops and keeps its last good checkpoint."""
+
+
+def training_data(cfg: BCConfig) -> ExpertDataset:
+    """The expert data of ``cfg``: its ``dataset`` file, checked against the env and the held-out
+    seeds, or a data set built in memory from env seeds ``[seed, seed + n_maps)``."""
+    size = env_size(cfg.env_id)
+    if cfg.dataset is None:
+        data = make_dataset(size, cfg.n_maps, cfg.trajectories_per_map, cfg.seed)
+    else:
+        data = ExpertDataset.load(cfg.dataset)
+        if data.size != size:
+            raise ValueError(f"data set {cfg.dataset} has {data.size}x{data.size} maps, env {cfg.env_id} has {size}x{size}")
+        hi = int(data.meta.get("seed", 0)) + data.n_maps
+        if hi > VAL_SEED:
+            raise ValueError(f"data set {cfg.dataset} uses env seeds up to {hi}, overlapping the validation seeds")
+    if len(data) == 0:
+        raise ValueError("the expert data set is empty")
+    return data
+
+
+def make_optimizer(cfg: BCConfig, policy: torch.nn.Module) -> torch.optim.Optimizer:
+    """RMSprop (the paper's, eps 1e-6) or Adam over the policy's parameters."""
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(policy.parameters(), lr=cfg.lr, eps=1e-6)
+    return torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+
+
+def restore_checkpoint(path: str, cfg: BCConfig, model: PPO, opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, float]]]:
+    """Load a BC checkpoint into ``model`` and ``opt``; return (epochs done, history).
+
+    :raises ValueError: a foreign checkpoint, or one written with other settings (naming them).
+    """
+    state = load_checkpoint(path)
+    check_resume_settings(path, state["config"], asdict(cfg))
+    model.policy.load_state_dict(state["policy"])
+    opt.load_state_dict(state["optimizer"])
+    return int(state["epoch"]), list(state["history"])
+
+
+class _Tensors:
+    """The data set as torch tensors (images once per map, states, labels)."""
+
+    def __init__(self, data: ExpertDataset) -> None:
+        self.images = torch.from_numpy(observation_images(data.obstacles, data.goals.astype(np.int64), np.float32))
+        self.map_index = torch.from_numpy(data.map_index).long()
+        self.positions = torch.from_numpy(data.states.astype(np.int64))
+        self.actions = torch.from_numpy(data.actions.astype(np.int64))
+        self.optimal = torch.from_numpy(data.optimal)
+
+
+def train_epoch(cfg: BCConfig, epoch: int, policy: Any, opt: torch.optim.Optimizer, data: ExpertDataset,
+                tensors: _Tensors, bar: Any = None) -> tuple[float, float]:
+    """One pass over the data in the seeded map order of ``epoch``; return (mean loss, accuracy).
+
+    :raises DivergenceError: a batch loss that is not finite or above :data:`MAX_LOSS`.
+    """
+    policy.train()
+    total_loss = total_hits = n = 0.0
+    batches = map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
+    dev = policy.device
+    for b, idx_np in enumerate(batches):
+        if cfg.lr_schedule == "cosine":
+            done = (epoch + b / len(batches)) / cfg.epochs
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * done))
+        idx = torch.from_numpy(idx_np)
+        obs = {"image": tensors.images[tensors.map_index[idx]].to(dev), "position": tensors.positions[idx].float().to(dev)}
+        loss, hits = bc_loss(policy, obs, tensors.actions[idx].to(dev), tensors.optimal[idx].to(dev), cfg.loss)
+        value = loss.item()
+        if not math.isfinite(value) or value > MAX_LOSS:
+            raise DivergenceError(
+                f"BC diverged at epoch {epoch + 1}, batch {b + 1}: loss {value:.4g} (not finite or above {MAX_LOSS}). "
+                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}")
+        opt.zero_grad()
+        loss.backward()
+        if cfg.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+        opt.step()
+        if not bool(torch.isfinite(torch.cat([p.detach().flatten() for p in policy.parameters()])).all()):
+            raise DivergenceError(
+                f"BC diverged at epoch {epoch + 1}, batch {b + 1}: the weights became non-finite (loss {value:.4g}). "
+                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}")
+        total_loss += value * idx.numel()
+        total_hits += float(hits.sum())
+        n += idx.numel()
+        if bar is not None:
+            bar.update(1)
+    return total_loss / n, total_hits / n
+
+
 def train_bc(
     cfg: BCConfig,
     out_dir: str,
@@ -190,112 +291,76 @@ def train_bc(
     progress: bool = False,
     log_dir: str | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    overwrite: bool = False,
 ) -> tuple[PPO, list[dict[str, float]]]:
     """Train by behaviour cloning; write ``out_dir/checkpoint.pt`` each epoch and ``out_dir/model.zip``.
 
     :param cfg: settings.
     :param out_dir: run folder.
-    :param resume: continue from ``out_dir/checkpoint.pt`` (its settings must equal ``cfg``).
-    :param progress: show a progress bar.
+    :param resume: continue from ``out_dir/checkpoint.pt`` (its settings must equal ``cfg``
+        but for :data:`agents.config.RUNTIME_KEYS`).
+    :param progress: show a progress bar (one step per batch).
     :param log_dir: TensorBoard folder (none if ``None``).
     :param on_epoch: called with (epoch, figures) after each epoch.
+    :param overwrite: replace a run already in ``out_dir`` (without it, such a folder is refused).
     :return: the model and the per-epoch history (loss, accuracy, validation figures).
+    :raises DivergenceError: the loss exploded (the last epoch's checkpoint stays).
     """
+    ckpt_path = prepare_run_dir(out_dir, resume, overwrite)
     size = env_size(cfg.env_id)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    if cfg.dataset is not None:
-        data = ExpertDataset.load(cfg.dataset)
-        if data.size != size:
-            raise ValueError(f"data set {cfg.dataset} has {data.size}x{data.size} maps, env {cfg.env_id} has {size}x{size}")
-        hi = int(data.meta.get("seed", 0)) + data.n_maps
-        if hi > VAL_SEED:
-            raise ValueError(f"data set {cfg.dataset} uses env seeds up to {hi}, overlapping the validation seeds")
-    else:
-        data = make_dataset(size, cfg.n_maps, cfg.trajectories_per_map, cfg.seed)
-    if len(data) == 0:
-        raise ValueError("the expert data set is empty")
+    data = training_data(cfg)
     model = build_model(cfg)
     policy = model.policy
-    params = policy.parameters()
-    opt: torch.optim.Optimizer = (torch.optim.RMSprop(params, lr=cfg.lr, eps=1e-6) if cfg.optimizer == "rmsprop"
-                                  else torch.optim.Adam(params, lr=cfg.lr))
-    os.makedirs(out_dir, exist_ok=True)
-    ckpt_path = os.path.join(out_dir, "checkpoint.pt")
+    opt = make_optimizer(cfg, policy)
     history: list[dict[str, float]] = []
     start = 0
     if resume:
-        state = load_checkpoint(ckpt_path)
-        if state["config"] != asdict(cfg):
-            raise ValueError(f"{ckpt_path} was written with other settings: {state['config']}")
-        policy.load_state_dict(state["policy"])
-        opt.load_state_dict(state["optimizer"])
-        start, history = int(state["epoch"]), list(state["history"])
-
-    images = torch.from_numpy(observation_images(data.obstacles, data.goals.astype(np.int64), np.float32))
-    map_index = torch.from_numpy(data.map_index).long()
-    positions = torch.from_numpy(data.states.astype(np.int64))
-    actions = torch.from_numpy(data.actions.astype(np.int64))
-    optimal = torch.from_numpy(data.optimal)
+        start, history = restore_checkpoint(ckpt_path, cfg, model, opt)
+    tensors = _Tensors(data)
     val = held_out_episodes(size, cfg.val_maps, VAL_SEED)
-    writer = None
-    if log_dir is not None:
-        from torch.utils.tensorboard import SummaryWriter
+    per_epoch = len(map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, 0])))
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if log_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(log_dir)
-    bar = None
-    if progress:
-        from tqdm import tqdm
+            writer = stack.enter_context(SummaryWriter(log_dir))
+        bar = None
+        if progress:
+            from tqdm import tqdm
 
-        bar = tqdm(total=cfg.epochs, initial=start, desc=f"BC {cfg.env_id}", unit="epoch")
-    backend = contextlib.ExitStack()
-    backend.enter_context(conv_backend(cfg.policy))
-    for epoch in range(start, cfg.epochs):
-        policy.train()
-        total_loss = total_hits = n = 0.0
-        batches = map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
-        for b, idx_np in enumerate(batches):
-            if cfg.lr_schedule == "cosine":
-                progress = (epoch + b / len(batches)) / cfg.epochs
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-            idx = torch.from_numpy(idx_np)
-            dev = policy.device
-            obs = {"image": images[map_index[idx]].to(dev), "position": positions[idx].float().to(dev)}
-            loss, hits = bc_loss(policy, obs, actions[idx].to(dev), optimal[idx].to(dev), cfg.loss)
-            opt.zero_grad()
-            loss.backward()
-            if cfg.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-            opt.step()
-            total_loss += loss.item() * idx.numel()
-            total_hits += float(hits.sum())
-            n += idx.numel()
-        result = evaluate_act_fn(policy_act_fn(policy, val), val)
-        figures = {"epoch": epoch + 1, "loss": total_loss / n, "train_accuracy": total_hits / n,
-                   "val_accuracy": result.action_accuracy, "val_success_rate": result.success_rate}
-        history.append(figures)
-        _save_checkpoint(ckpt_path, model, opt, cfg, epoch + 1, history)
-        if writer is not None:
-            for key, value in figures.items():
-                if key != "epoch":
-                    writer.add_scalar(f"bc/{key}", value, epoch + 1)
-            if cfg.policy == "vin":  # the planner at work on the first validation map
-                from agents.visual import planner_pictures
-
-                grid, _, _ = planner_pictures(policy, cfg.env_id, VAL_SEED)
-                writer.add_image("bc/planner_reward_then_values", grid, epoch + 1, dataformats="HWC")
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{figures['loss']:.3f}", acc=f"{figures['val_accuracy']:.3f}",
-                            success=f"{figures['val_success_rate']:.3f}")
-        if on_epoch is not None:
-            on_epoch(epoch + 1, figures)
-    backend.close()
-    if bar is not None:
-        bar.close()
-    if writer is not None:
-        writer.close()
+            bar = stack.enter_context(tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch,
+                                           desc=f"BC {cfg.env_id}", unit="batch"))
+        stack.enter_context(conv_backend(cfg.policy))
+        for epoch in range(start, cfg.epochs):
+            loss, accuracy = train_epoch(cfg, epoch, policy, opt, data, tensors, bar)
+            result = evaluate_act_fn(policy_act_fn(policy, val), val)
+            figures = {"epoch": epoch + 1, "loss": loss, "train_accuracy": accuracy,
+                       "val_accuracy": result.action_accuracy, "val_success_rate": result.success_rate}
+            history.append(figures)
+            _save_checkpoint(ckpt_path, model, opt, cfg, epoch + 1, history)
+            if writer is not None:
+                _log_epoch(writer, cfg, policy, figures)
+            if bar is not None:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", acc=f"{result.action_accuracy:.3f}",
+                                success=f"{result.success_rate:.3f}")
+            if on_epoch is not None:
+                on_epoch(epoch + 1, figures)
     with atomic_path(os.path.join(out_dir, "model.zip")) as tmp:
         model.save(tmp)
     return model, history
+
+
+def _log_epoch(writer: Any, cfg: BCConfig, policy: Any, figures: dict[str, float]) -> None:
+    """TensorBoard scalars of an epoch, and for a VIN the planner at work on the first validation map."""
+    epoch = int(figures["epoch"])
+    for key, value in figures.items():
+        if key != "epoch":
+            writer.add_scalar(f"bc/{key}", value, epoch)
+    if cfg.policy == "vin":
+        from agents.visual import planner_pictures
+
+        grid, _, _ = planner_pictures(policy, cfg.env_id, VAL_SEED)
+        writer.add_image("bc/planner_reward_then_values", grid, epoch, dataformats="HWC")

@@ -34,7 +34,8 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from agents.baselines import CNNPolicy, FCNPolicy, MaskableCNNPolicy, MaskableFCNPolicy
-from agents.checkpoints import load_state, save_state
+from agents.checkpoints import load_state, prepare_run_dir, save_state
+from agents.config import check_choice, check_positive, check_resume_settings, check_types
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import MaskableVINPolicy, VINPolicy
 from gridworld_env import env_size
@@ -114,12 +115,12 @@ class PPOConfig:
     """Torch CPU threads."""
 
     def __post_init__(self) -> None:
-        if (self.policy, self.masked) not in POLICIES:
-            raise ValueError(f"policy must be one of vin, cnn, fcn, mlp; got {self.policy!r}")
-        for name in ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_freq",
-                     "eval_episodes", "checkpoint_freq", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_types(self)
+        check_choice("policy", self.policy, sorted({p for p, _ in POLICIES}))
+        check_positive(self, ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_freq",
+                              "eval_episodes", "checkpoint_freq", "threads", "ch_h", "ch_q"))
+        if self.k is not None:
+            check_positive(self, ("k",))
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.curriculum_fraction <= 1:
@@ -305,27 +306,26 @@ def load_ppo_checkpoint(path: str) -> dict[str, Any]:
 
 
 def train_ppo(cfg: PPOConfig, out_dir: str, resume: bool = False, progress: bool = False,
-              log_dir: str | None = None) -> tuple[OnPolicyAlgorithm, list[dict[str, float]]]:
+              log_dir: str | None = None, overwrite: bool = False) -> tuple[OnPolicyAlgorithm, list[dict[str, float]]]:
     """Train with PPO / MaskablePPO; write ``out_dir/checkpoint.pt`` and ``out_dir/model.zip``.
 
     :param cfg: settings.
     :param out_dir: run folder (also receives EvalCallback's ``best_model.zip``).
-    :param resume: continue from ``out_dir/checkpoint.pt`` (same settings but ``total_timesteps``).
+    :param resume: continue from ``out_dir/checkpoint.pt`` (same settings but ``total_timesteps``
+        and :data:`agents.config.RUNTIME_KEYS`).
     :param progress: show SB3's progress bar.
     :param log_dir: TensorBoard folder (none if ``None``).
+    :param overwrite: replace a run already in ``out_dir`` (without it, such a folder is refused).
     :return: the model and the evaluation history (timesteps, success rates, mean reward).
     """
+    ckpt = prepare_run_dir(out_dir, resume, overwrite)
     torch.set_num_threads(cfg.threads)
     size = env_size(cfg.env_id)
-    os.makedirs(out_dir, exist_ok=True)
-    ckpt = os.path.join(out_dir, "checkpoint.pt")
     env = VecMonitor(VINGridVecEnv(cfg.n_envs, size=size, max_steps=cfg.max_steps, seed=cfg.seed))
     extra: dict[str, Any] = {"history": []}
     if resume:
         state = load_ppo_checkpoint(ckpt)
-        saved = {**state["config"], "total_timesteps": cfg.total_timesteps}
-        if saved != asdict(cfg):
-            raise ValueError(f"{ckpt} was written with other settings: {state['config']}")
+        check_resume_settings(ckpt, state["config"], asdict(cfg), may_differ=("total_timesteps",))
         algo = MaskablePPO if cfg.masked else PPO
         model: OnPolicyAlgorithm = algo.load(io.BytesIO(state["model"]), env=env, device="cpu")
         batched_env(env).load_state_dict(state["env"])

@@ -18,9 +18,9 @@ def train_and_score(size: int, overrides: Sequence[str], episodes: int) -> tuple
     """
     from agents.bc import train_bc
     from agents.evaluation import evaluate_policy_on_maps
-    from train.__main__ import DEFAULT_CONFIG, load_bc_config
+    from agents.config import BC_CONFIG, load_bc_config
 
-    cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", DEFAULT_CONFIG, overrides)
+    cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", BC_CONFIG, overrides)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
         model, _ = train_bc(cfg, run_dir)

@@ -267,10 +267,10 @@ def check_options(options: Mapping[str, Any] | None, size: int) -> dict[str, Any
     :raises ValueError: unknown key, wrong shape or dtype, out-of-bounds or blocked cell,
         start equal to goal, a start or goal on the wall border of a generated map.
     """
-    if not options:
+    if options is None:
         return {}
     if not isinstance(options, Mapping):
-        raise ValueError(f"reset options must be a dict, got {type(options).__name__}")
+        raise ValueError(f"reset options must be a dict or None, got {options!r} of type {type(options).__name__}")
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise ValueError(f"unknown reset option(s) {sorted(unknown)}; expected any of {sorted(OPTION_KEYS)}")
@@ -343,13 +343,32 @@ def sample_episodes(
         bad = np.flatnonzero(status)
         for i in bad:
             if status[i] == START_ISOLATED:
-                raise ValueError(f"the start {tuple(starts_in[i])} can reach no other cell on the given obstacles")
+                if starts_in[i, 0] < 0:
+                    raise ValueError("the given obstacles leave no free cell for the start and the goal")
+                raise ValueError(f"the start {_cell(starts_in[i])} can reach no other cell on the given obstacles")
             if has_fixed[i] and goals_in[i, 0] >= 0:
-                what = f"the start {tuple(starts_in[i])}" if starts_in[i, 0] >= 0 else "any other cell"
-                raise ValueError(f"the goal {tuple(goals_in[i])} cannot be reached from {what} on the given obstacles")
+                what = f"the start {_cell(starts_in[i])}" if starts_in[i, 0] >= 0 else "any other cell"
+                raise ValueError(f"the goal {_cell(goals_in[i])} cannot be reached from {what} on the given obstacles")
         sub_u = np.stack([rngs[i].random(length) for i in bad])
         sub = [np.empty_like(a[bad]) for a in (obstacles, dist, goals, starts, status)]
         _layout_batch(sub_u, spec.max_obstacles, spec.max_obstacle_size, fixed[bad], has_fixed[bad], goals_in[bad],
                       starts_in[bad], *sub)
         obstacles[bad], dist[bad], goals[bad], starts[bad], status[bad] = sub
-    raise ValueError(f"no valid episode in {max_attempts} attempts with options {opts[int(np.flatnonzero(status)[0])]}")
+    raise ValueError(f"no valid episode in {max_attempts} attempts with options "
+                     f"{_describe(opts[int(np.flatnonzero(status)[0])])}: the free cells may be too few or cut off")
+
+
+def _cell(cell: np.ndarray) -> tuple[int, int]:
+    return int(cell[0]), int(cell[1])
+
+
+def _describe(options: Mapping[str, Any]) -> str:
+    """Reset options for a message: cells as plain tuples, a map by its size and blocked cells."""
+    parts = []
+    for key, value in options.items():
+        if key == "obstacles":
+            arr = np.asarray(value)
+            parts.append(f"obstacles ({arr.shape[0]}x{arr.shape[1]} map, {int(arr.sum())} blocked)")
+        else:
+            parts.append(f"{key} {_cell(np.asarray(value))}")
+    return ", ".join(parts) or "none"

@@ -26,7 +26,8 @@ exact episode stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -148,7 +149,7 @@ class VINGridVecEnv(VecEnv):
     # ----------------------------------------------------------------- resets
     def _reset_envs(self, idx: np.ndarray, seeds: Sequence[int | None], options: Sequence[dict]) -> None:
         """Draw new episodes for envs ``idx`` (the single env's reset, batched)."""
-        opts = [check_options(o, self.size) if o else {} for o in options]
+        opts = [check_options(o, self.size) for o in options]
         rngs = []
         for i, seed in zip(idx.tolist(), seeds):
             if seed is not None or self._rngs[i] is None:
@@ -220,10 +221,23 @@ class VINGridVecEnv(VecEnv):
                 rng.bit_generator.state = rng_state
                 self._rngs[i] = rng
 
+    def set_options(self, options: list[dict] | dict | None = None) -> None:
+        """Options for the next :meth:`reset` of each env (one dict for all, or a list of one per env).
+
+        They are checked now (``ValueError`` naming the bad option) and used by the next reset only;
+        a reset that fails on them (say, a goal the given obstacles cut off) drops them too.
+        """
+        per_env = [options] * self.num_envs if options is None or isinstance(options, Mapping) else options
+        if not isinstance(per_env, Sequence) or isinstance(per_env, str) or len(per_env) != self.num_envs:
+            raise ValueError(f"options must be a dict, None, or a list of {self.num_envs} of them, got {options!r}")
+        self._options = [check_options(o, self.size) for o in per_env]
+
     def reset(self) -> dict[str, np.ndarray]:
-        self._reset_envs(np.arange(self.num_envs), self._seeds, self._options)
+        try:
+            self._reset_envs(np.arange(self.num_envs), self._seeds, self._options)
+        finally:
+            self._reset_options()  # options serve one reset, failed or not
         self._reset_seeds()
-        self._reset_options()
         self._started = True
         return self._obs()
 
@@ -304,27 +318,80 @@ class VINGridVecEnv(VecEnv):
             for i in range(self.num_envs)
         ]
 
-    def _indices(self, indices: VecEnvIndices) -> Iterable[int]:
+    def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:
-            return range(self.num_envs)
-        if isinstance(indices, int):
-            return [indices]
-        return indices
+            return list(range(self.num_envs))
+        picked = [indices] if isinstance(indices, (int, np.integer)) else list(indices)
+        for i in picked:
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
+                raise IndexError(f"env index {i!r} is out of range for {self.num_envs} envs")
+        return [int(i) for i in picked]
+
+    #: Attributes that differ between envs, read from the batch (``get_attr``).
+    PER_ENV_ATTRS = ("agent_pos", "goal_pos", "obstacles")
+    #: Settings shared by every env (``get_attr`` gives the same value for each).
+    SHARED_ATTRS = ("size", "max_steps", "step_reward", "collision_reward", "goal_reward", "map_spec",
+                    "render_mode", "cell_pixels", "observation_space", "action_space", "metadata")
+    #: Methods of the single env that ``env_method`` (and ``get_attr``, as callables) provides per env.
+    METHODS = ("action_masks", "expert_action", "distance_map")
+
+    def _per_env(self, name: str, i: int) -> Any:
+        if name == "agent_pos":
+            return tuple(int(x) for x in self.positions[i])
+        if name == "goal_pos":
+            return tuple(int(x) for x in self.goals[i])
+        return self.obstacles[i].copy()
+
+    def _call(self, name: str, i: int) -> Any:
+        if name == "action_masks":
+            return self.action_masks()[i]
+        if name == "expert_action":
+            return int(self.expert_actions()[i])
+        return self.distances[i].copy()
+
+    def _unsupported(self, what: str, name: str) -> AttributeError:
+        return AttributeError(
+            f"VINGridVecEnv.{what}: {name!r} is not available per env; supported: per-env attributes "
+            f"{list(self.PER_ENV_ATTRS)}, shared settings {list(self.SHARED_ATTRS)}, methods {list(self.METHODS)}"
+        )
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        if attr_name == "render_mode":
-            return [self.render_mode for _ in self._indices(indices)]
-        value = getattr(self._proto, attr_name)
-        return [value for _ in self._indices(indices)]
+        """The value of ``attr_name`` in each env: the batch's true per-env values for
+        :data:`PER_ENV_ATTRS`, the shared settings, or per-env callables for :data:`METHODS`.
+
+        :raises AttributeError: any other name (never a placeholder value).
+        """
+        idx = self._indices(indices)
+        if attr_name in self.PER_ENV_ATTRS:
+            if not self._started:
+                raise AttributeError(f"get_attr({attr_name!r}) before reset(): call reset() first")
+            return [self._per_env(attr_name, i) for i in idx]
+        if attr_name in self.SHARED_ATTRS:
+            value = self.render_mode if attr_name == "render_mode" else getattr(self._proto, attr_name)
+            return [value for _ in idx]
+        if attr_name in self.METHODS:
+            return [functools.partial(self._call, attr_name, i) for i in idx]
+        raise self._unsupported("get_attr", attr_name)
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        raise AttributeError(f"VINGridVecEnv does not support set_attr({attr_name!r}): build a new env instead")
+        raise AttributeError(
+            f"VINGridVecEnv does not support set_attr({attr_name!r}): its settings are shared by all envs and "
+            "fixed at construction, and per-env state comes from reset options (set_options); build a new env instead"
+        )
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+        """Call a method of the single env in each env of ``indices`` (see :data:`METHODS`)."""
+        idx = self._indices(indices)
+        if method_name not in self.METHODS:
+            raise self._unsupported("env_method", method_name)
+        if method_args or method_kwargs:
+            raise TypeError(f"{method_name}() takes no arguments, got {method_args} {method_kwargs}")
+        if not self._started:
+            raise RuntimeError(f"env_method({method_name!r}) before reset(): call reset() first")
         if method_name == "action_masks":
             masks = self.action_masks()
-            return [masks[i] for i in self._indices(indices)]
-        raise AttributeError(f"VINGridVecEnv has no per-env method {method_name!r}")
+            return [masks[i] for i in idx]
+        return [self._call(method_name, i) for i in idx]
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._indices(indices)]

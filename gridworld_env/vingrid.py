@@ -12,6 +12,11 @@ from gridworld_env.core import ACTIONS, N_ACTIONS, free_moves, observation_image
 from gridworld_env.maps import MapSpec, check_options, default_spec, sample_episodes
 
 
+def _is_int(value: Any) -> bool:
+    """An int or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def check_action(action: Any) -> int:
     """Return ``action`` as an int in ``[0, 8)``, or raise ``ValueError`` naming it.
 
@@ -114,12 +119,18 @@ class VINGridEnv(gym.Env):
         render_mode: str | None = None,
         cell_pixels: int = 24,
     ) -> None:
-        if not isinstance(size, (int, np.integer)) or size < 3:
+        if not _is_int(size) or size < 3:
             raise ValueError(f"size must be an int >= 3, got {size!r}")
         if max_steps is None:
             max_steps = 4 * size * size
-        if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        if not _is_int(max_steps) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        if not _is_int(cell_pixels) or cell_pixels < 2:
+            raise ValueError(f"cell_pixels must be an int >= 2, got {cell_pixels!r}")
+        for name, value in (("step_reward", step_reward), ("collision_reward", collision_reward),
+                            ("goal_reward", goal_reward)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.size = int(size)

@@ -8,8 +8,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from gridworld_env.rendering import draw_frame
 
-class ImageObservation(gym.ObservationWrapper):
+
+class ImageObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """One (3, H, W) uint8 image: obstacles, goal and agent as 0/1 channels.
 
     For reactive convolutional policies (the paper's CNN baseline sees exactly these three
@@ -17,7 +19,8 @@ class ImageObservation(gym.ObservationWrapper):
     """
 
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         _, h, w = env.observation_space["image"].shape
         self.observation_space = spaces.Box(0, 1, shape=(3, h, w), dtype=np.uint8)
 
@@ -29,19 +32,30 @@ class ImageObservation(gym.ObservationWrapper):
         return out
 
 
-class PixelObservation(gym.ObservationWrapper):
-    """The rendered RGB frame as the observation: uint8 (H * px, W * px, 3).
+class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """The picture of the map as the observation: uint8 (H * px, W * px, 3).
 
-    The env must be made with ``render_mode="rgb_array"``.
+    The frame is the one ``render_mode="rgb_array"`` renders (walls, trail, goal, agent), drawn
+    from the env's state, so the env may have any render mode.
+
+    :param env: a VINGrid env (possibly wrapped).
+    :param cell_pixels: pixels per cell; default the env's ``cell_pixels``.
     """
 
-    def __init__(self, env: gym.Env) -> None:
-        if env.render_mode != "rgb_array":
-            raise ValueError(f"PixelObservation needs render_mode='rgb_array', got {env.render_mode!r}")
-        super().__init__(env)
+    def __init__(self, env: gym.Env, cell_pixels: int | None = None) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, cell_pixels=cell_pixels)
+        gym.ObservationWrapper.__init__(self, env)
+        base = env.unwrapped
+        if not all(hasattr(base, a) for a in ("obstacles", "goal_pos", "agent_pos", "trail", "cell_pixels")):
+            raise ValueError(f"PixelObservation needs a VINGrid env, got {type(base).__name__}")
+        px = base.cell_pixels if cell_pixels is None else cell_pixels
+        if isinstance(px, bool) or not isinstance(px, (int, np.integer)) or px < 2:
+            raise ValueError(f"cell_pixels must be an int >= 2, got {px!r}")
+        self.cell_pixels = int(px)
         size = env.observation_space["image"].shape[1]
-        px = env.unwrapped.cell_pixels
-        self.observation_space = spaces.Box(0, 255, shape=(size * px, size * px, 3), dtype=np.uint8)
+        self.observation_space = spaces.Box(0, 255, shape=(size * self.cell_pixels, size * self.cell_pixels, 3),
+                                            dtype=np.uint8)
 
     def observation(self, observation: Any) -> np.ndarray:
-        return self.env.render()
+        base = self.env.unwrapped
+        return draw_frame(base.obstacles, base.goal_pos, base.agent_pos, base.trail, self.cell_pixels)

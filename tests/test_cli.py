@@ -110,7 +110,7 @@ def test_make_dataset_cli(tmp_path):
     (("train", "ppo", "--policy", "rnn"), "invalid choice"),
     (("train", "ppo", "n_envs=0"), "n_envs must be >= 1"),
     (("train", "ppo", "--init", "missing.zip", "total_timesteps=64"), "no model to initialise from"),
-    (("train", "ppo", "--resume", "--out", "nowhere", "total_timesteps=64"), "No such file"),
+    (("train", "ppo", "--resume", "--out", "nowhere", "total_timesteps=64"), "no checkpoint to resume from"),
     (("eval", "--model", "missing.zip"), "no model"),
     (("eval", "--model", "x.zip", "--episodes", "0"), "episodes"),
     (("eval", "--model", "x.zip", "--render", "mp4"), "invalid choice"),

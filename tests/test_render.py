@@ -61,8 +61,15 @@ def test_wrappers():
     pix = PixelObservation(gym.make("VINGrid-8x8-v0", render_mode="rgb_array", cell_pixels=3))
     obs, _ = pix.reset(seed=0)
     assert obs.shape == (24, 24, 3) and pix.observation_space.contains(obs)
-    with pytest.raises(ValueError, match="rgb_array"):
-        PixelObservation(gym.make("VINGrid-8x8-v0"))
+    obs, *_ = pix.step(pix.unwrapped.expert_action())
+    assert np.array_equal(obs, pix.render())  # the frame rgb_array rendering shows
+    # Any render mode: the frame is drawn from the env's state.
+    plain = PixelObservation(gym.make("VINGrid-8x8-v0"), cell_pixels=3)
+    assert np.array_equal(plain.reset(seed=0)[0], pix.reset(seed=0)[0])
+    with pytest.raises(ValueError, match="cell_pixels"):
+        PixelObservation(gym.make("VINGrid-8x8-v0"), cell_pixels=1)
+    with pytest.raises(ValueError, match="VINGrid env"):
+        PixelObservation(gym.make("CartPole-v1"))
 
 
 def test_save_gif(tmp_path):
