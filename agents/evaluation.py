@@ -15,8 +15,10 @@ so training, validation and test seeds never overlap.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,8 +95,21 @@ def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256, plan_
     return act_generic
 
 
-def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
-    """Roll ``act`` on every episode of ``ep`` at once and score it (see the module docstring)."""
+def evaluate_act_fn(act: ActFn, ep: Episodes, progress: bool = False) -> EvalResult:
+    """Roll ``act`` on every episode of ``ep`` at once and score it (see the module docstring).
+
+    :param progress: show a progress bar (episodes rolled out, then expert paths scored).
+    """
+    with contextlib.ExitStack() as stack:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(total=2 * ep.goals.shape[0], desc="eval", unit="episode"))
+        return _evaluate(act, ep, bar)
+
+
+def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
     n = ep.goals.shape[0]
     idx = np.arange(n)
     optimal_len = ep.distances[idx, ep.starts[:, 0], ep.starts[:, 1]].astype(np.int64)
@@ -114,7 +129,10 @@ def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
         steps[a_idx] += 1
         at_goal = (r == ep.goals[a_idx, 0]) & (c == ep.goals[a_idx, 1])
         success[a_idx[at_goal]] = True
-        active[a_idx[at_goal | (steps[a_idx] >= limit[a_idx])]] = False
+        ended = at_goal | (steps[a_idx] >= limit[a_idx])
+        active[a_idx[ended]] = False
+        if bar is not None:
+            bar.update(int(ended.sum()))
 
     # Tie-aware accuracy along the expert's own path from each start.
     masks = optimal_action_masks(ep.distances)
@@ -130,6 +148,8 @@ def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
         expert = first_true(ok)
         r, c = r + dr[expert], c + dc[expert]
         keep = ep.distances[m, r, c] > 0
+        if bar is not None:
+            bar.update(int((~keep).sum()))
         m, r, c = m[keep], r[keep], c[keep]
     return EvalResult(
         episodes=n,
@@ -141,9 +161,29 @@ def evaluate_act_fn(act: ActFn, ep: Episodes) -> EvalResult:
     )
 
 
-def evaluate_policy_on_maps(policy: torch.nn.Module, size: int, episodes: int = 1000, seed: int = TEST_SEED) -> EvalResult:
-    """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size."""
+def evaluate_policy_on_maps(policy: torch.nn.Module, size: int, episodes: int = 1000, seed: int = TEST_SEED,
+                            progress: bool = False) -> EvalResult:
+    """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size.
+
+    :raises ValueError: ``episodes < 1``, a negative ``seed``, or a policy made for another map size.
+    """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    check_policy_size(policy, size)
     ep = held_out_episodes(size, episodes, seed)
-    return evaluate_act_fn(policy_act_fn(policy, ep), ep)
+    return evaluate_act_fn(policy_act_fn(policy, ep), ep, progress)
+
+
+def check_policy_size(policy: torch.nn.Module, size: int) -> None:
+    """``ValueError`` naming the map size an SB3 policy was made for, if it is not ``size``."""
+    space = getattr(policy, "observation_space", None)
+    try:
+        shape = tuple(space["image"].shape)  # type: ignore[index]
+    except (TypeError, KeyError):
+        raise ValueError(f"the policy's observation space {space} is not a VINGrid one (image and position)") from None
+    if shape[-2:] != (size, size):
+        h, w = shape[-2:]
+        raise ValueError(f"the model was trained on {h}x{w} maps, not {size}x{size}: evaluate it with "
+                         f"--env VINGrid-{h}x{w}-v0 (a VIN at other sizes: python -m eval.cross_size)")

@@ -1,7 +1,7 @@
 """Evaluate a saved SB3 model on held-out maps under the VIN paper's protocol.
 
     python -m eval --model runs/NAME/model.zip --env VINGrid-16x16-v0 [--episodes 1000] [--seed S]
-                   [--render human|gif] [--render-episodes 3] [--render-out out/eval.gif]
+                   [--render human|gif] [--render-episodes 3] [--render-out out/eval.gif] [--no-progress]
 
 Held-out maps are those of ``env.reset(seed=s)`` for ``s`` in ``[S, S + episodes)``;
 the default ``S`` is 10^9, outside every training and validation seed (agents.evaluation).
@@ -30,23 +30,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also show the first episodes in a window, or save them as a GIF")
     parser.add_argument("--render-episodes", type=int, default=3, help="episodes to render (default: %(default)s)")
     parser.add_argument("--render-out", default="out/eval.gif", help="GIF path for --render gif (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.render_episodes < 1:
         parser.error(f"--render-episodes must be >= 1, got {args.render_episodes}")
+    if os.path.isdir(args.model):
+        parser.error(f"{args.model} is a folder: give the model's .zip file (a run folder holds model.zip)")
     if not os.path.exists(args.model):
         parser.error(f"no model at {args.model}")
-    from agents.evaluation import evaluate_policy_on_maps
+    from agents.evaluation import check_policy_size, evaluate_policy_on_maps
     from agents.zoo import load_model
     from gridworld_env import env_size
 
     try:
         size = env_size(args.env)
         model = load_model(args.model)
+        check_policy_size(model.policy, size)
     except ValueError as exc:
-        parser.error(str(exc))
-    result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed)
+        parser.error(f"{args.model}: {exc}" if "trained on" in str(exc) else str(exc))
+    result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed, progress=not args.no_progress)
     figures = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.as_dict().items()}
     report = {"env": args.env, "model": args.model, "seed": args.seed, **figures}
     if args.render is not None:

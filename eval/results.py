@@ -3,11 +3,12 @@ markdown tables they write into ``results/``."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from gridworld_env.atomic import atomic_path
 
 
 def train_and_score(size: int, overrides: Sequence[str], episodes: int) -> tuple[Any, Any, float]:
@@ -17,8 +18,8 @@ def train_and_score(size: int, overrides: Sequence[str], episodes: int) -> tuple
     :return: (model, :class:`agents.evaluation.EvalResult`, training minutes).
     """
     from agents.bc import train_bc
-    from agents.evaluation import evaluate_policy_on_maps
     from agents.config import BC_CONFIG, load_bc_config
+    from agents.evaluation import evaluate_policy_on_maps
 
     cfg = load_bc_config(f"VINGrid-{size}x{size}-v0", BC_CONFIG, overrides)
     t0 = time.perf_counter()
@@ -35,8 +36,7 @@ def write_table(path: str, title: str, command: str, description: str, header: S
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write(text)
     return text
 

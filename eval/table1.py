@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gridworld_env.atomic import atomic_path
+
 #: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
 PAPER: dict[str, dict[int, tuple[float, float]]] = {
     "vin": {8: (99.6, 0.004), 16: (99.3, 0.05), 28: (97.0, 0.11)},
@@ -107,8 +109,12 @@ def bc_config(cfg: Table1Config, size: int, model: str, seed: int) -> Any:
                     threads=cfg.threads, device=cfg.device, **COMMON, **SETTINGS[model])
 
 
-def run_one(cfg: Table1Config, size: int, model: str, seed: int, log: Any = print) -> dict[str, Any]:
-    """Train one (size, model, seed) by BC and evaluate it, or reuse its ``result.json``."""
+def run_one(cfg: Table1Config, size: int, model: str, seed: int, log: Any = print,
+            progress: bool = False) -> dict[str, Any]:
+    """Train one (size, model, seed) by BC and evaluate it, or reuse its ``result.json``.
+
+    :param progress: progress bars for the training (per batch) and the evaluation.
+    """
     from agents.bc import train_bc
     from agents.evaluation import evaluate_policy_on_maps
 
@@ -123,15 +129,13 @@ def run_one(cfg: Table1Config, size: int, model: str, seed: int, log: Any = prin
             return done
     resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
     t0 = time.perf_counter()
-    model_obj, history = train_bc(bc, run_dir, resume=resume)
+    model_obj, history = train_bc(bc, run_dir, resume=resume, progress=progress)
     minutes = (time.perf_counter() - t0) / 60
-    test = evaluate_policy_on_maps(model_obj.policy, size, cfg.episodes)
+    test = evaluate_policy_on_maps(model_obj.policy, size, cfg.episodes, progress=progress)
     done = {"settings": settings, "test": test.as_dict(), "history": history, "train_minutes": minutes,
             "resumed": resume}
-    tmp = result_path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_path(result_path) as tmp, open(tmp, "w") as f:
         json.dump(done, f, indent=1)
-    os.replace(tmp, result_path)
     log(f"{size}x{size} {model} seed {seed}: success {100 * test.success_rate:.1f} %, prediction error "
         f"{1 - test.action_accuracy:.4f}, {minutes:.1f} min")
     return done
@@ -207,21 +211,20 @@ def render(summary: dict[tuple[int, str], dict[str, Any]], cfg: Table1Config, co
     return "\n".join(lines) + "\n"
 
 
-def table1(cfg: Table1Config, out: str, command: str, log: Any = print) -> str:
+def table1(cfg: Table1Config, out: str, command: str, log: Any = print, progress: bool = False) -> str:
     """Train and evaluate every (size, model, seed) of ``cfg``, then write the table to ``out``."""
     results: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for size in cfg.sizes:
         for seed in cfg.seeds:
             for model in cfg.models:
-                results.setdefault((size, model), []).append(run_one(cfg, size, model, seed, log))
+                results.setdefault((size, model), []).append(run_one(cfg, size, model, seed, log, progress))
     text = render(summarise(results), cfg, command)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
+    with atomic_path(out) as tmp, open(tmp, "w") as f:
         f.write(text)
     return text
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str]:
+def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool]:
     parser = argparse.ArgumentParser(prog="python -m eval.table1", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
@@ -236,6 +239,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str]:
     parser.add_argument("--runs", help="run folder (default: runs/table1, --quick: runs/table1_quick)")
     parser.add_argument("--out", help="markdown output (default: results/table1.md, --quick: runs/table1_quick.md)")
     parser.add_argument("--quick", action="store_true", help="a CI-scale run in about a minute")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ([8] if quick else [8, 16, 28])
@@ -258,12 +262,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str]:
         parser.error(str(exc))
     out = args.out or ("runs/table1_quick.md" if quick else "results/table1.md")
     command = "python -m eval.table1 " + " ".join(argv if argv is not None else sys.argv[1:])
-    return cfg, out, command.strip()
+    return cfg, out, command.strip(), not args.no_progress
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, command = parse_args(argv)
-    print(table1(cfg, out, command, log=lambda m: print(m, flush=True)))
+    cfg, out, command, progress = parse_args(argv)
+    print(table1(cfg, out, command, log=lambda m: print(m, flush=True), progress=progress))
     return 0
 
 

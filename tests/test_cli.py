@@ -77,14 +77,16 @@ def test_open_question_scripts_write_their_tables(tmp_path):
 def test_table1_trains_evaluates_and_reuses_its_runs(tmp_path):
     args = ["eval.table1", "--sizes", "8", "--models", "vin", "fcn", "--seeds", "0", "1", "--maps", "20",
             "--epochs", "1", "--episodes", "10", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "t.md")]
-    out = run(*args).stdout
+    first = run(*args)
+    out = first.stdout
+    assert "BC VINGrid-8x8-v0: 100%" in first.stderr and "eval: 100%" in first.stderr  # a bar while a run trains
     assert "| 8x8 | VIN | 0,1 |" in out and "| 8x8 | FCN | 0,1 |" in out and "(99.6)" in out
     assert "| size | VIN - CNN | VIN - FCN |" in out
     result = json.loads((tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json").read_text())
     assert result["settings"]["n_maps"] == 20 and len(result["history"]) == 1
     assert 0 <= result["test"]["success_rate"] <= 1 and result["test"]["episodes"] == 10
     stamp = os.path.getmtime(tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json")
-    again = run(*args).stdout  # every run is reused, not retrained
+    again = run(*args, "--no-progress").stdout  # every run is reused, not retrained
     assert "seed 0:" not in again and os.path.getmtime(tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json") == stamp
     assert (tmp_path / "t.md").read_text() == again.rstrip("\n") + "\n"
     results = tmp_path / "results"
@@ -128,3 +130,27 @@ def test_make_dataset_cli(tmp_path):
 def test_bad_arguments_exit_non_zero(args, message, tmp_path):
     out = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode != 0 and message in out.stderr
+
+
+PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "agents", "pretrained")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--model", os.path.join(PRETRAINED, "bc_cnn_16x16.zip"), "--env", "VINGrid-8x8-v0"),
+     "trained on 16x16 maps, not 8x8: evaluate it with --env VINGrid-16x16-v0"),
+    (("--model", os.path.join(PRETRAINED, "bc_vin_8x8.zip"), "--env", "VINGrid-16x16-v0"), "trained on 8x8 maps"),
+    (("--model", os.path.join(PRETRAINED, "bc_vin_8x8.zip"), "--env", "VINGrid-8x8-v0", "--seed", "-1"),
+     "--seed must be >= 0"),
+    (("--model", PRETRAINED, "--env", "VINGrid-8x8-v0"), "is a folder"),
+])
+def test_eval_refuses_clearly(args, message):
+    out = run("eval", *args, check=False)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_eval_shows_progress_unless_told_not_to():
+    args = ("eval", "--model", os.path.join(PRETRAINED, "bc_vin_8x8.zip"), "--env", "VINGrid-8x8-v0", "--episodes", "20")
+    shown = run(*args)
+    assert "eval: 100%" in shown.stderr and "40/40" in shown.stderr  # rollouts, then expert paths
+    quiet = run(*args, "--no-progress")
+    assert quiet.stderr == "" and json.loads(quiet.stdout)["success_rate"] == json.loads(shown.stdout)["success_rate"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import gridworld_env
-from agents.bc import MAX_LOSS, BCConfig, DivergenceError, train_bc
+from agents.bc import BCConfig, DivergenceError, train_bc
 from agents.config import BC_CONFIG, load_bc_config
 from agents.ppo import PPOConfig, train_ppo
 from train.__main__ import parse_args

@@ -27,6 +27,7 @@ import yaml
 
 from agents.config import BC_CONFIG, PPO_CONFIG, load_bc_config, load_ppo_config
 
+
 def run_name(cfg: Any) -> str:
     """A reproducible run name: env, algorithm (and policy options) and seed."""
     from agents.ppo import PPOConfig
