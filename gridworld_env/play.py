@@ -2,24 +2,29 @@
 
     python -m gridworld_env.play --env VINGrid-16x16-v0 [--seed 0]
 
-Keys: arrows or W/A/S/D... as laid out on the keyboard: Q W E / A D / Z X C for
-NW N NE / W E / SW S SE; R starts a new map; Esc or closing the window quits.
+Keys: the arrows or W A S D for N W S E; the keys around S for the diagonals, as laid out on
+the keyboard (Q W E / A D / Z X C for NW N NE / W E / SW S SE, so X is S too); R starts a new
+map; Esc or closing the window quits. The line under the map shows the steps, the shortest path
+and the last move's outcome; an episode's last frame stays for a second.
+
+It needs a display: with none (SDL's ``dummy`` or ``offscreen`` driver) it says so and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 
-import gridworld_env  # noqa: F401  (registers the envs)
+from gridworld_env import env_size  # importing the package registers the envs
 from gridworld_env.core import ACTION_NAMES
 
 #: Key names (pygame.key.name) to action names.
 KEYS = {
-    "up": "N", "w": "N", "down": "S", "x": "S", "right": "E", "d": "E", "left": "W", "a": "W",
+    "up": "N", "w": "N", "down": "S", "s": "S", "x": "S", "right": "E", "d": "E", "left": "W", "a": "W",
     "e": "NE", "q": "NW", "c": "SE", "z": "SW",
 }
 
@@ -71,13 +76,28 @@ def play(env_id: str, seed: int | None = None, max_episodes: int | None = None) 
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the first map")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gridworld_env.play", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the first map (>= 0)")
     args = parser.parse_args(argv)
+    try:
+        env_size(args.env)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.seed is not None and args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    from gridworld_env.rendering import has_display
+
+    if not has_display():
+        print("error: no display to open a window on (SDL video driver 'dummy' or 'offscreen'); play needs one. "
+              "Set DISPLAY (X11) or WAYLAND_DISPLAY, or watch agents with `python -m eval --render gif` instead.",
+              file=sys.stderr)
+        return 2
     play(args.env, args.seed)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,9 +20,9 @@ TRAIL = np.array([150, 190, 235], dtype=np.uint8)
 GRID = np.array([215, 215, 210], dtype=np.uint8)
 
 
-def _disc(px: int) -> np.ndarray:
+def _disc(px: int, radius: float = 0.38) -> np.ndarray:
     yy, xx = np.mgrid[0:px, 0:px] + 0.5 - px / 2
-    return yy**2 + xx**2 <= (0.38 * px) ** 2
+    return yy**2 + xx**2 <= (radius * px) ** 2
 
 
 def draw_frame(
@@ -49,12 +49,62 @@ def draw_frame(
     frame[:, ::px] = np.where(frame[:, ::px] == FREE, GRID, frame[:, ::px])
     r, c = agent
     block = frame[r * px : (r + 1) * px, c * px : (c + 1) * px]
-    block[_disc(px)] = AGENT
+    # On the goal the agent is drawn smaller, so that a ring of the goal's colour stays visible.
+    disc = _disc(px, 0.25 if tuple(agent) == tuple(goal) else 0.38)
+    disc[px // 2, px // 2] = True  # at least one pixel, however small the cell
+    block[disc] = AGENT
     return frame
 
 
+#: Share of the screen a window may take, each way.
+SCREEN_SHARE = 0.9
+#: Height of the status line under the map in a window, in pixels.
+STATUS_HEIGHT = 24
+#: Narrowest window, so that the status line fits beside a small map (which is centred).
+MIN_WINDOW_WIDTH = 360
+
+
+def fit_cell_pixels(cells: int, requested: int, screen: tuple[int, int] | None,
+                    status_height: int = STATUS_HEIGHT) -> int:
+    """Pixels per cell for a ``cells x cells`` map in a window: ``requested``, or less so that
+    the window (map and status line) fits in :data:`SCREEN_SHARE` of ``screen`` (width, height).
+
+    Never below 2 (a map too large for that still opens, larger than the screen).
+    """
+    if screen is None or min(screen) <= 0:
+        return requested
+    room = min(SCREEN_SHARE * screen[0], SCREEN_SHARE * screen[1] - status_height)
+    return max(2, min(requested, int(room // cells)))
+
+
+def screen_size() -> tuple[int, int] | None:
+    """The desktop size (width, height) pygame reports, or ``None`` if it reports none."""
+    import pygame
+
+    pygame.display.init()
+    sizes = pygame.display.get_desktop_sizes()
+    return tuple(sizes[0]) if sizes else None  # type: ignore[return-value]
+
+
+def has_display() -> bool:
+    """Whether pygame opens windows on a real display (not SDL's ``dummy`` or ``offscreen`` driver)."""
+    import pygame
+
+    try:
+        pygame.display.init()
+    except pygame.error:
+        return False
+    return pygame.display.get_driver() not in ("dummy", "offscreen")
+
+
 class Window:
-    """A pygame window showing frames at a fixed rate (``render_mode="human"``)."""
+    """A pygame window showing frames at a fixed rate (``render_mode="human"``), with a one-line
+    status under the map.
+
+    :param title: window caption.
+    :param shape: (height, width) of the frames.
+    :param fps: frames per second.
+    """
 
     def __init__(self, title: str, shape: tuple[int, int], fps: int) -> None:
         import pygame
@@ -62,21 +112,32 @@ class Window:
         pygame.init()
         pygame.display.set_caption(title)
         self._pygame = pygame
-        self._screen = pygame.display.set_mode((shape[1], shape[0]))
+        self._shape = shape
+        self._left = max(0, (MIN_WINDOW_WIDTH - shape[1]) // 2)
+        self._screen = pygame.display.set_mode((max(shape[1], MIN_WINDOW_WIDTH), shape[0] + STATUS_HEIGHT))
+        self._font = pygame.font.Font(None, STATUS_HEIGHT - 4)
         self._clock = pygame.time.Clock()
         self._fps = fps
         self.closed = False
 
-    def show(self, frame: np.ndarray) -> None:
-        """Draw ``frame`` (H, W, 3) and wait for the next tick."""
+    def show(self, frame: np.ndarray, status: str = "", hold: float = 0.0) -> None:
+        """Draw ``frame`` (H, W, 3) and the ``status`` line, wait for the next tick, then keep
+        the picture for ``hold`` more seconds (the pause on an episode's last frame)."""
         if self.closed:
             return
         pg = self._pygame
         pg.event.pump()
         surface = pg.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
-        self._screen.blit(surface, (0, 0))
+        self._screen.fill((255, 255, 255))
+        self._screen.blit(surface, (self._left, 0))
+        if status:
+            text = self._font.render(status, True, (30, 30, 30))
+            self._screen.blit(text, (6, self._shape[0] + (STATUS_HEIGHT - text.get_height()) // 2))
         pg.display.flip()
         self._clock.tick(self._fps)
+        if hold > 0:
+            pg.time.wait(int(1000 * hold))
+            pg.event.pump()
 
     def close(self) -> None:
         """Close the window; calling it twice is harmless."""

@@ -107,6 +107,8 @@ class VINGridEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 8}
+    #: Seconds the human window keeps an episode's last frame before the next map.
+    human_pause: float = 1.0
 
     def __init__(
         self,
@@ -154,8 +156,11 @@ class VINGridEnv(gym.Env):
         self._image = np.zeros((2, self.size, self.size), dtype=np.uint8)
         self._blocked: list[list[bool]] = []
         self._steps = 0
+        self._shortest = -1
+        self._outcome = ""
         self._needs_reset = True
         self._renderer: Any = None
+        self._human_pixels = self.cell_pixels
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -176,6 +181,8 @@ class VINGridEnv(gym.Env):
         self._image = observation_images(obstacles[None], np.array([self.goal_pos]))[0]
         self.trail = [self.agent_pos]
         self._steps = 0
+        self._shortest = int(distances[self.agent_pos])
+        self._outcome = ""
         self._needs_reset = False
 
     def step(self, action: Any) -> tuple[dict, SupportsFloat, bool, bool, dict]:
@@ -199,6 +206,8 @@ class VINGridEnv(gym.Env):
             reward = self.step_reward
         truncated = not success and self._steps >= self.max_steps
         self._needs_reset = success or truncated
+        self._outcome = ", ".join(word for word, flag in (("reached the goal", success), ("collision", collided),
+                                                          ("time out", truncated)) if flag)
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, success, truncated, {"is_success": success, "collision": collided}
@@ -236,15 +245,23 @@ class VINGridEnv(gym.Env):
             return None
         from gridworld_env.rendering import draw_frame
 
-        frame = draw_frame(self.obstacles, self.goal_pos, self.agent_pos, self.trail, self.cell_pixels)
         if self.render_mode == "rgb_array":
-            return frame
+            return draw_frame(self.obstacles, self.goal_pos, self.agent_pos, self.trail, self.cell_pixels)
         if self._renderer is None:
-            from gridworld_env.rendering import Window
+            from gridworld_env.rendering import Window, fit_cell_pixels, screen_size
 
-            self._renderer = Window(f"VINGrid {self.size}x{self.size}", frame.shape[:2], self.metadata["render_fps"])
-        self._renderer.show(frame)
+            self._human_pixels = fit_cell_pixels(self.size, self.cell_pixels, screen_size())
+            side = self.size * self._human_pixels
+            self._renderer = Window(f"VINGrid {self.size}x{self.size}", (side, side), self.metadata["render_fps"])
+        frame = draw_frame(self.obstacles, self.goal_pos, self.agent_pos, self.trail, self._human_pixels)
+        ended = self._needs_reset and self._steps > 0
+        self._renderer.show(frame, self.status_line(), hold=self.human_pause if ended else 0.0)
         return None
+
+    def status_line(self) -> str:
+        """One line for the human window: steps, the shortest path and the last move's outcome."""
+        line = f"step {self._steps}/{self.max_steps}   shortest path {self._shortest}"
+        return f"{line}   {self._outcome}" if self._outcome else line
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

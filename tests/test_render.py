@@ -11,8 +11,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from gridworld_env.core import ACTION_NAMES
 from gridworld_env.play import KEYS, key_to_action, play
-from gridworld_env.rendering import save_gif
+from gridworld_env.rendering import STATUS_HEIGHT, fit_cell_pixels, save_gif
 from gridworld_env.wrappers import ImageObservation, PixelObservation
 
 
@@ -114,3 +115,75 @@ def test_play_with_posted_keys():
 def test_play_help():
     out = subprocess.run([sys.executable, "-m", "gridworld_env.play", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--env" in out.stdout
+
+
+def test_play_cli_refuses_without_a_display_instead_of_hanging():
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    out = subprocess.run([sys.executable, "-m", "gridworld_env.play"], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == 2 and "no display" in out.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["--env", "Foo-v0"], "unknown env 'Foo-v0'"),
+                                           (["--seed", "-1"], "--seed must be >= 0")])
+def test_play_cli_bad_arguments(args, message):
+    out = subprocess.run([sys.executable, "-m", "gridworld_env.play", *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_wasd_move_as_the_help_says():
+    assert [key_to_action(k) for k in "wasd"] == [ACTION_NAMES.index(n) for n in ("N", "W", "S", "E")]
+
+
+@pytest.mark.parametrize("screen", [(1920, 1080), (1024, 768), (1366, 768)])
+def test_window_fits_the_screen_at_every_size(env_id, screen):
+    size = gym.spec(env_id).kwargs["size"]
+    px = fit_cell_pixels(size, 24, screen)
+    assert 2 <= px <= 24
+    assert size * px <= 0.9 * screen[0] and size * px + STATUS_HEIGHT <= 0.9 * screen[1]
+    assert fit_cell_pixels(size, 24, None) == 24  # no screen known: as asked
+
+
+def test_human_window_at_64x64_fits_the_dummy_display():
+    import pygame
+
+    env = gym.make("VINGrid-64x64-v0", render_mode="human")
+    env.reset(seed=0)
+    w, h = pygame.display.get_surface().get_size()
+    sw, sh = pygame.display.get_desktop_sizes()[0]
+    assert w <= sw and h <= sh and w < 64 * 24
+    env.close()
+
+
+def test_human_window_shows_status_and_pauses_on_the_last_frame(monkeypatch):
+    from gridworld_env import rendering
+
+    shown = []
+    monkeypatch.setattr(rendering.Window, "show", lambda self, frame, status="", hold=0.0: shown.append((status, hold)))
+    env = gym.make("VINGrid-8x8-v0", render_mode="human")
+    env.reset(seed=5)
+    u = env.unwrapped
+    assert shown[-1] == (f"step 0/256   shortest path {u.distance_map()[u.agent_pos]}", 0.0)
+    while True:
+        *_, terminated, truncated, _ = env.step(u.expert_action())
+        if terminated:
+            break
+        assert shown[-1][1] == 0.0
+    status, hold = shown[-1]
+    assert status.endswith("reached the goal") and hold == u.human_pause > 0
+    env.reset(seed=6, options={"start": (1, 1)})
+    env.step(3)  # west of (1, 1) is the wall
+    assert shown[-1][0].endswith("collision")
+    env.close()
+
+
+@pytest.mark.parametrize("px", [2, 3, 4, 8, 16, 24])
+def test_agent_on_the_goal_leaves_the_goal_visible(px):
+    from gridworld_env.rendering import AGENT, GOAL, draw_frame
+
+    obstacles = np.zeros((5, 5), bool)
+    frame = draw_frame(obstacles, (2, 2), (2, 2), (), px)
+    cell = frame[2 * px : 3 * px, 2 * px : 3 * px].reshape(-1, 3)
+    goal = (cell == GOAL).all(axis=1).sum()
+    agent = (cell == AGENT).all(axis=1).sum()
+    assert agent >= 1 and goal >= agent
