@@ -5,6 +5,9 @@ Used by ``python -m eval --render`` and by ``make demo``; no plotting library ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -120,16 +123,74 @@ def overlay_path(image: np.ndarray, path: list[tuple[int, int]], cell_pixels: in
     return out
 
 
-def grid_of(panels: list[np.ndarray], columns: int = 6, gap: int = 4) -> np.ndarray:
-    """Equal-sized RGB panels tiled row by row on a white background."""
+def _font(size: int = 13) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # a scalable font where Pillow has FreeType
+    except (TypeError, ValueError, OSError):
+        return ImageFont.load_default()
+
+
+def _text(image: np.ndarray, xy: tuple[int, int], text: str, size: int = 13) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    picture = Image.fromarray(image)
+    ImageDraw.Draw(picture).text(xy, text, fill=(20, 20, 20), font=_font(size))
+    return np.asarray(picture).copy()
+
+
+def titled(panel: np.ndarray, title: str, caption: str = "", band: int = 18) -> np.ndarray:
+    """``panel`` with ``title`` in a white band above it and ``caption`` in one below."""
+    h, w, _ = panel.shape
+    out = np.full((h + 2 * band, w, 3), 255, dtype=np.uint8)
+    out[band : band + h] = panel
+    out = _text(out, (3, 2), title)
+    return _text(out, (3, band + h + 2), caption) if caption else out
+
+
+def colour_bar(width: int, height: int, label: str = "low  ->  high") -> np.ndarray:
+    """A white panel with the value ramp of :func:`heat_image` as a bar, ``label`` above it."""
+    out = np.full((height, width, 3), 255, dtype=np.uint8)
+    bar_w = max(8, width - 12)
+    t = np.linspace(0.0, len(RAMP) - 1, bar_w)
+    i = np.minimum(t.astype(np.int64), len(RAMP) - 2)
+    ramp = (RAMP[i] * (1 - (t - i))[:, None] + RAMP[i + 1] * (t - i)[:, None]).astype(np.uint8)
+    top = min(height - 4, max(height // 2 - 8, 20))
+    out[top : top + 16, 6 : 6 + bar_w] = ramp[None]
+    out = _text(out, (6, max(0, top - 34)), "colour scale of each value panel:")
+    out = _text(out, (6, max(0, top - 18)), label)
+    return _text(out, (6, top + 20), "(its own range below it; black: obstacles)")
+
+
+def grid_of(panels: list[np.ndarray], columns: int = 6, gap: int = 4,
+            filler: Callable[[int, int], np.ndarray] | None = None) -> np.ndarray:
+    """Equal-sized RGB panels tiled row by row on a white background.
+
+    :param filler: ``filler(width, height)`` draws what fills the empty slots after the last
+        panel (a new row if there are none), so that the grid has no blank holes: a legend, say.
+    """
     h, w, _ = panels[0].shape
-    rows = -(-len(panels) // columns)
     cols = min(columns, len(panels))
+    empty = -len(panels) % cols
+    if filler is not None and empty == 0:
+        empty = cols
+    slots = len(panels) + (empty if filler is not None else 0)
+    rows = -(-slots // cols)
     out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), 255, dtype=np.uint8)
     for i, panel in enumerate(panels):
-        r, c = divmod(i, columns)
+        r, c = divmod(i, cols)
         out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = panel
+    if filler is not None:
+        r, c = divmod(len(panels), cols)
+        x0, width = c * (w + gap), empty * (w + gap) - gap
+        out[r * (h + gap) : r * (h + gap) + h, x0 : x0 + width] = filler(width, h)
     return out
+
+
+def _value_range(values: np.ndarray, obstacles: np.ndarray) -> str:
+    free = values[~obstacles]
+    return f"{free.min():.3g} .. {free.max():.3g}" if free.size else ""
 
 
 def planner_pictures(policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 12
@@ -158,7 +219,10 @@ def planner_pictures(policy: torch.nn.Module, env_id: str, seed: int, cell_pixel
     env.close()
     reward, values = value_images(policy, obstacles, goal)
     board = draw_frame(obstacles, goal, path[0], path[1:-1], cell_pixels)
-    panels = [board, overlay_path(heat_image(reward, obstacles, cell_pixels), path, cell_pixels)]
-    panels += [overlay_path(heat_image(v, obstacles, cell_pixels), path, cell_pixels) for v in values]
-    frames = [side_by_side(board, p) for p in panels[2:]]
-    return grid_of(panels), frames, success
+    maps = [overlay_path(heat_image(v, obstacles, cell_pixels), path, cell_pixels) for v in (reward, *values)]
+    names = ["learned reward"] + [f"V{i}" for i in range(1, len(values) + 1)]
+    panels = [titled(board, "map and path", "success" if success else "failure")]
+    panels += [titled(m, name, _value_range(v, obstacles)) for m, name, v in zip(maps, names, (reward, *values))]
+    grid = grid_of(panels, filler=colour_bar)
+    frames = [side_by_side(panels[0], p) for p in panels[2:]]
+    return grid, frames, success

@@ -40,6 +40,23 @@ def _percent(cell: str) -> float:
     return float(cell.replace("%", "").split()[0])
 
 
+def clipped_errors(means: Sequence[float], spreads: Sequence[float], lo: float = 0.0,
+                   hi: float = 100.0) -> list[list[float]]:
+    """Asymmetric error bars (below, above) of ``mean ± spread`` cut at ``lo`` and ``hi``: a success
+    rate's bar never leaves [0, 100] %."""
+    return [[min(s, m - lo) for m, s in zip(means, spreads)], [min(s, hi - m) for m, s in zip(means, spreads)]]
+
+
+def spaced_ticks(values: Sequence[float], min_ratio: float = 1.25) -> list[float]:
+    """The values to label on a log axis, so that no two labels are closer than ``min_ratio``;
+    the larger of two close values is kept (36, the paper's K at 28x28, over 30)."""
+    kept: list[float] = []
+    for v in sorted(values, reverse=True):
+        if not kept or kept[-1] / v >= min_ratio:
+            kept.append(v)
+    return sorted(kept)
+
+
 def plot_table1(md: str, png: str) -> None:
     """Success rate against map size per model: mean ± spread over seeds, and the paper's figures."""
     header, rows = read_table(md)
@@ -53,7 +70,8 @@ def plot_table1(md: str, png: str) -> None:
         parsed = [(s, *map(float, re.match(r"([\d.]+) ± ([\d.]+)(?: \(([\d.]+)\))?", c).groups(default="nan")))
                   for s, c in mine]
         sizes = [p[0] for p in parsed]
-        ax.errorbar(sizes, [p[1] for p in parsed], yerr=[p[2] for p in parsed], marker="o", capsize=3,
+        means = [p[1] for p in parsed]
+        ax.errorbar(sizes, means, yerr=clipped_errors(means, [p[2] for p in parsed]), marker="o", capsize=3,
                     color=colour, label=f"{model} (ours)")
         ax.plot(sizes, [p[3] for p in parsed], "--", marker="x", color=colour, alpha=0.6, label=f"{model} (paper)")
     ax.set_xlabel("map size")
@@ -81,8 +99,10 @@ def plot_k_sweep(mds: Sequence[str], png: str) -> None:
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{size}x{size}")
     ax.set_xscale("log")
     ks = sorted({p[0] for points in curves.values() for p in points})
-    ax.set_xticks(ks, [str(k) for k in ks])
     ax.minorticks_off()
+    labelled = spaced_ticks(ks)
+    ax.set_xticks(labelled, [str(k) for k in labelled])
+    ax.set_xticks([k for k in ks if k not in labelled], minor=True)
     ax.set_xlabel("K (value-iteration steps; 1 = no planning)")
     ax.set_ylabel("success rate (%)")
     ax.set_title("Success against K")

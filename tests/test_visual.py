@@ -45,3 +45,29 @@ def test_render_policy_modes(policy, tmp_path):
     assert len(render_policy(policy, "VINGrid-8x8-v0", [1], "human", fps=1000)) == 1
     with pytest.raises(ValueError, match="render mode"):
         render_policy(policy, "VINGrid-8x8-v0", [1], "mp4")
+
+
+def test_planner_grid_has_titled_panels_and_a_colour_scale_in_place_of_blank_slots(policy):
+    from agents.visual import RAMP, grid_of, planner_pictures, titled
+
+    grid, frames, _ = planner_pictures(policy, "VINGrid-8x8-v0", seed=3, cell_pixels=6)
+    panel = titled(np.zeros((48, 48, 3), np.uint8), "x", "y")
+    h, w = panel.shape[:2]
+    # map, reward and K = 5 values: 7 panels in a 6-column grid, the colour scale across 5 slots.
+    assert grid.shape == (2 * h + 4, 6 * w + 5 * 4, 3) and len(frames) == 5
+    legend = grid[h + 4 :, w + 4 :]
+    ramp_colours = {tuple(c) for c in RAMP.astype(np.uint8)}
+    assert ramp_colours & {tuple(p) for p in legend.reshape(-1, 3)}  # the ramp is drawn there
+    titles = grid[:18, : 2 * w]
+    assert (titles < 128).any()  # dark title text above the panels
+    # With a full last row the scale gets a row of its own.
+    six = grid_of([panel] * 6, filler=lambda width, height: np.zeros((height, width, 3), np.uint8))
+    assert six.shape[0] == 2 * h + 4 and (six[h + 4 :] == 0).all()
+
+
+def test_error_bars_stay_in_range_and_ticks_do_not_crowd():
+    from eval.plots import clipped_errors, spaced_ticks
+
+    below, above = clipped_errors([95.2, 50.0, 2.0], [7.1, 3.0, 5.0])
+    assert above == pytest.approx([4.8, 3.0, 5.0]) and below == pytest.approx([7.1, 3.0, 2.0])
+    assert spaced_ticks([1, 2, 5, 10, 20, 30, 36]) == [1, 2, 5, 10, 20, 36]
