@@ -9,7 +9,7 @@ PIP := $(BIN)/pip install -c constraints.txt
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -q -e ".[test,bench,dev,plots]"
+	$(PIP) -q -e ".[test,bench,dev,plots,zoo]"
 	touch $(STAMP)
 
 demo: $(STAMP)

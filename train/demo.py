@@ -78,15 +78,21 @@ def episode_with_value_map(policy: torch.nn.Module, env_id: str, seed: int, path
 def vin_demo(out: str, episodes: int = 1000, progress: bool = True) -> tuple[EvalResult, EvalResult | None]:
     """Train the demo VIN, evaluate it and the shipped agent, write the episode GIF."""
     cfg = BCConfig(**DEMO_BC)
+    run_dir = os.path.join(out, "vin16_bc")
+    # A demo run already in the folder is continued (cut short) or reused (finished), never replaced.
+    resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
     t0 = time.perf_counter()
-    model, _ = train_bc(cfg, os.path.join(out, "vin16_bc"), progress=progress)
+    model, _ = train_bc(cfg, run_dir, resume=resume, progress=progress)
     minutes = (time.perf_counter() - t0) / 60
-    ours = evaluate_policy_on_maps(model.policy, 16, episodes)
+    ours = evaluate_policy_on_maps(model.policy, 16, episodes, progress=progress)
     try:
-        shipped: EvalResult | None = evaluate_policy_on_maps(load_pretrained(cfg.env_id).policy, 16, episodes)
+        shipped: EvalResult | None = evaluate_policy_on_maps(load_pretrained(cfg.env_id).policy, 16, episodes,
+                                                             progress=progress)
     except ValueError:
         shipped = None
     print(f"\nBC VIN on {cfg.env_id}: {cfg.n_maps} maps, {cfg.epochs} epochs, {minutes:.1f} min of training.")
+    if resume:
+        print(f"(The run in {run_dir} was continued or reused; delete that folder to train afresh.)")
     print(f"Success on {episodes} held-out maps (paper protocol):")
     print("| agent | success | collision-free | action accuracy |\n|---|---|---|---|")
     print(f"| trained now | {100 * ours.success_rate:.1f} % | {100 * ours.collision_free_success_rate:.1f} % "
@@ -106,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default="out", help="output folder (default: %(default)s)")
     parser.add_argument("--maps", type=int, default=2000, help="maps per size for the statistics")
     parser.add_argument("--no-vin", action="store_true", help="skip the VIN training part")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     print("| size | density (ours) | density (paper) | optimal path, states (ours) | (paper) | GIF |")
@@ -119,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         paper_p = f"{PAPER_PATH_STATES[size]:.2f}" if size in PAPER_PATH_STATES else "-"
         print(f"| {size}x{size} | {100 * density:.1f} % | {paper_d} | {states:.2f} | {paper_p} | {gif} |")
     if not args.no_vin:
-        vin_demo(args.out)
+        vin_demo(args.out, progress=not args.no_progress)
 
 
 if __name__ == "__main__":
