@@ -76,8 +76,10 @@ class FCNExtractor(BaseFeaturesExtractor):
         super().__init__(observation_space, features_dim=ch_q)
         n = max(height, width)
         self.net = nn.Sequential(
-            nn.Conv2d(in_ch, ch_h, 2 * n - 1, padding=n - 1), nn.ReLU(),
-            nn.Conv2d(ch_h, ch_h, 1), nn.ReLU(),
+            nn.Conv2d(in_ch, ch_h, 2 * n - 1, padding=n - 1),
+            nn.ReLU(),
+            nn.Conv2d(ch_h, ch_h, 1),
+            nn.ReLU(),
             nn.Conv2d(ch_h, ch_q, 1),
         )
 

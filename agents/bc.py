@@ -110,9 +110,14 @@ def build_model(cfg: BCConfig) -> PPO:
     """An SB3 PPO model holding the policy to clone into (saved and loaded as a PPO zip)."""
     policy_kwargs: dict[str, Any] = {}
     if cfg.policy == "vin":
-        policy_kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q,
-                                                      "kernel_size": cfg.kernel_size, "kernel_init": cfg.kernel_init,
-                                                      "tied": cfg.tied}
+        policy_kwargs["features_extractor_kwargs"] = {
+            "k": cfg.k,
+            "ch_h": cfg.ch_h,
+            "ch_q": cfg.ch_q,
+            "kernel_size": cfg.kernel_size,
+            "kernel_init": cfg.kernel_init,
+            "tied": cfg.tied,
+        }
     elif cfg.policy == "fcn":
         policy_kwargs["features_extractor_kwargs"] = {"ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
     policy = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}[cfg.policy]
@@ -156,8 +161,9 @@ def map_batches(data: ExpertDataset, batch_size: int, rng: np.random.Generator) 
     return [b for b in batches if b.size]
 
 
-def bc_loss(policy: torch.nn.Module, obs: dict[str, torch.Tensor], actions: torch.Tensor,
-            optimal: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+def bc_loss(
+    policy: torch.nn.Module, obs: dict[str, torch.Tensor], actions: torch.Tensor, optimal: torch.Tensor, kind: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of the policy's action distribution; returns (loss, tie-aware hits)."""
     # SB3's get_distribution, without torch's argument validation, so that a diverged network's
     # non-finite logits reach the divergence check instead of raising inside torch.
@@ -172,10 +178,20 @@ def bc_loss(policy: torch.nn.Module, obs: dict[str, torch.Tensor], actions: torc
     return loss, hits
 
 
-def _save_checkpoint(path: str, model: PPO, opt: torch.optim.Optimizer, cfg: BCConfig, epoch: int,
-                     history: list[dict[str, float]]) -> None:
-    save_state(path, {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "epoch": epoch, "history": history,
-                      "policy": model.policy.state_dict(), "optimizer": opt.state_dict()})
+def _save_checkpoint(
+    path: str, model: PPO, opt: torch.optim.Optimizer, cfg: BCConfig, epoch: int, history: list[dict[str, float]]
+) -> None:
+    save_state(
+        path,
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(cfg),
+            "epoch": epoch,
+            "history": history,
+            "policy": model.policy.state_dict(),
+            "optimizer": opt.state_dict(),
+        },
+    )
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:
@@ -205,7 +221,9 @@ def training_data(cfg: BCConfig) -> ExpertDataset:
     else:
         data = ExpertDataset.load(cfg.dataset)
         if data.size != size:
-            raise ValueError(f"data set {cfg.dataset} has {data.size}x{data.size} maps, env {cfg.env_id} has {size}x{size}")
+            raise ValueError(
+                f"data set {cfg.dataset} has {data.size}x{data.size} maps, env {cfg.env_id} has {size}x{size}"
+            )
         hi = int(data.meta.get("seed", 0)) + data.n_maps
         if hi > VAL_SEED:
             raise ValueError(f"data set {cfg.dataset} uses env seeds up to {hi}, overlapping the validation seeds")
@@ -221,7 +239,9 @@ def make_optimizer(cfg: BCConfig, policy: torch.nn.Module) -> torch.optim.Optimi
     return torch.optim.Adam(policy.parameters(), lr=cfg.lr)
 
 
-def restore_checkpoint(path: str, cfg: BCConfig, model: PPO, opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, float]]]:
+def restore_checkpoint(
+    path: str, cfg: BCConfig, model: PPO, opt: torch.optim.Optimizer
+) -> tuple[int, list[dict[str, float]]]:
     """Load a BC checkpoint into ``model`` and ``opt``; return (epochs done, history).
 
     :raises ValueError: a foreign checkpoint, or one written with other settings (naming them).
@@ -244,8 +264,15 @@ class _Tensors:
         self.optimal = torch.from_numpy(data.optimal)
 
 
-def train_epoch(cfg: BCConfig, epoch: int, policy: Any, opt: torch.optim.Optimizer, data: ExpertDataset,
-                tensors: _Tensors, bar: Any = None) -> tuple[float, float]:
+def train_epoch(
+    cfg: BCConfig,
+    epoch: int,
+    policy: Any,
+    opt: torch.optim.Optimizer,
+    data: ExpertDataset,
+    tensors: _Tensors,
+    bar: Any = None,
+) -> tuple[float, float]:
     """One pass over the data in the seeded map order of ``epoch``; return (mean loss, accuracy).
 
     :raises DivergenceError: a batch loss that is not finite or above :data:`MAX_LOSS`.
@@ -260,13 +287,17 @@ def train_epoch(cfg: BCConfig, epoch: int, policy: Any, opt: torch.optim.Optimiz
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * done))
         idx = torch.from_numpy(idx_np)
-        obs = {"image": tensors.images[tensors.map_index[idx]].to(dev), "position": tensors.positions[idx].float().to(dev)}
+        obs = {
+            "image": tensors.images[tensors.map_index[idx]].to(dev),
+            "position": tensors.positions[idx].float().to(dev),
+        }
         loss, hits = bc_loss(policy, obs, tensors.actions[idx].to(dev), tensors.optimal[idx].to(dev), cfg.loss)
         value = loss.item()
         if not math.isfinite(value) or value > MAX_LOSS:
             raise DivergenceError(
                 f"BC diverged at epoch {epoch + 1}, batch {b + 1}: loss {value:.4g} (not finite or above {MAX_LOSS}). "
-                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}")
+                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}"
+            )
         opt.zero_grad()
         loss.backward()
         if cfg.max_grad_norm is not None:
@@ -275,7 +306,8 @@ def train_epoch(cfg: BCConfig, epoch: int, policy: Any, opt: torch.optim.Optimiz
         if not bool(torch.isfinite(torch.cat([p.detach().flatten() for p in policy.parameters()])).all()):
             raise DivergenceError(
                 f"BC diverged at epoch {epoch + 1}, batch {b + 1}: the weights became non-finite (loss {value:.4g}). "
-                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}")
+                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}"
+            )
         total_loss += value * idx.numel()
         total_hits += float(hits.sum())
         n += idx.numel()
@@ -331,21 +363,31 @@ def train_bc(
         if progress:
             from tqdm import tqdm
 
-            bar = stack.enter_context(tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch,
-                                           desc=f"BC {cfg.env_id}", unit="batch"))
+            bar = stack.enter_context(
+                tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, desc=f"BC {cfg.env_id}", unit="batch")
+            )
         stack.enter_context(conv_backend(cfg.policy))
         for epoch in range(start, cfg.epochs):
             loss, accuracy = train_epoch(cfg, epoch, policy, opt, data, tensors, bar)
             result = evaluate_act_fn(policy_act_fn(policy, val), val)
-            figures = {"epoch": epoch + 1, "loss": loss, "train_accuracy": accuracy,
-                       "val_accuracy": result.action_accuracy, "val_success_rate": result.success_rate}
+            figures = {
+                "epoch": epoch + 1,
+                "loss": loss,
+                "train_accuracy": accuracy,
+                "val_accuracy": result.action_accuracy,
+                "val_success_rate": result.success_rate,
+            }
             history.append(figures)
             _save_checkpoint(ckpt_path, model, opt, cfg, epoch + 1, history)
             if writer is not None:
                 _log_epoch(writer, cfg, policy, figures)
             if bar is not None:
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", acc=f"{result.action_accuracy:.3f}",
-                                success=f"{result.success_rate:.3f}")
+                bar.set_postfix(
+                    epoch=epoch + 1,
+                    loss=f"{loss:.3f}",
+                    acc=f"{result.action_accuracy:.3f}",
+                    success=f"{result.success_rate:.3f}",
+                )
             if on_epoch is not None:
                 on_epoch(epoch + 1, figures)
     with atomic_path(os.path.join(out_dir, "model.zip")) as tmp:

@@ -38,8 +38,10 @@ def prepare_run_dir(out_dir: str, resume: bool, overwrite: bool) -> str:
         return ckpt
     present = [name for name in RUN_FILES if os.path.exists(os.path.join(out_dir, name))]
     if present and not overwrite:
-        raise ValueError(f"{out_dir} already holds a run ({', '.join(present)}): continue it with --resume "
-                         f"(resume=True), replace it with --overwrite (overwrite=True), or choose another --out")
+        raise ValueError(
+            f"{out_dir} already holds a run ({', '.join(present)}): continue it with --resume "
+            f"(resume=True), replace it with --overwrite (overwrite=True), or choose another --out"
+        )
     for name in present:
         path = os.path.join(out_dir, name)
         if os.path.isdir(path):
@@ -85,8 +87,10 @@ def load_state(path: str, fmt: str, what: str, weights_only: bool = True) -> dic
     if found is not None and found != fmt:
         kind = _FORMAT.fullmatch(found.encode())
         trainer = kind.group(1).decode() if kind else "another"
-        raise ValueError(f"{path} is a checkpoint of the {trainer.upper()} trainer ({found}), not a {what} one: "
-                         f"resume it with `python -m train {trainer} --resume`")
+        raise ValueError(
+            f"{path} is a checkpoint of the {trainer.upper()} trainer ({found}), not a {what} one: "
+            f"resume it with `python -m train {trainer} --resume`"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as exc:

@@ -63,8 +63,9 @@ def check_types(config: Any) -> None:
     for name, tp in _field_types(type(config)).items():
         value = getattr(config, name)
         if not _accepts(tp, value):
-            raise ValueError(f"setting {name!r} must be of type {_type_name(tp)}, got {value!r} "
-                             f"({type(value).__name__})")
+            raise ValueError(
+                f"setting {name!r} must be of type {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+            )
         if tp is float or (typing.get_origin(tp) in (typing.Union, types.UnionType) and float in typing.get_args(tp)):
             if isinstance(value, int):
                 setattr(config, name, float(value))
@@ -117,8 +118,14 @@ def yaml_settings(env_id: str, config_path: str | None) -> dict[str, Any]:
     return dict(section)
 
 
-def load_config(cls: Any, what: str, env_id: str, config_path: str | None, flags: dict[str, Any] | None = None,
-                overrides: Sequence[str] = ()) -> Any:
+def load_config(
+    cls: Any,
+    what: str,
+    env_id: str,
+    config_path: str | None,
+    flags: dict[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+) -> Any:
     """Settings of ``env_id``: the YAML section, then command-line flags, then ``key=value`` overrides."""
     values = {**yaml_settings(env_id, config_path), **(flags or {}), **parse_overrides(overrides), "env_id": env_id}
     return make_config(cls, values, what)
@@ -131,16 +138,21 @@ def load_bc_config(env_id: str, config_path: str | None = BC_CONFIG, overrides: 
     return load_config(BCConfig, "BC", env_id, config_path, None, overrides)
 
 
-def load_ppo_config(env_id: str, config_path: str | None = PPO_CONFIG, flags: dict[str, Any] | None = None,
-                    overrides: Sequence[str] = ()) -> Any:
+def load_ppo_config(
+    env_id: str,
+    config_path: str | None = PPO_CONFIG,
+    flags: dict[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+) -> Any:
     """The PPO settings of ``env_id`` (:class:`agents.ppo.PPOConfig`): YAML section, flags, overrides."""
     from agents.ppo import PPOConfig
 
     return load_config(PPOConfig, "PPO", env_id, config_path, flags, overrides)
 
 
-def check_resume_settings(path: str, saved: dict[str, Any], current: dict[str, Any],
-                          may_differ: Iterable[str] = ()) -> None:
+def check_resume_settings(
+    path: str, saved: dict[str, Any], current: dict[str, Any], may_differ: Iterable[str] = ()
+) -> None:
     """Refuse to resume a run whose stored settings differ from ``current``.
 
     Keys of :data:`RUNTIME_KEYS` and ``may_differ`` may differ.
@@ -149,8 +161,13 @@ def check_resume_settings(path: str, saved: dict[str, Any], current: dict[str, A
     """
     free = RUNTIME_KEYS | set(may_differ)
     keys = sorted((set(saved) | set(current)) - free)
-    diffs = [f"{k}: stored {saved.get(k, '<absent>')!r}, given {current.get(k, '<absent>')!r}"
-             for k in keys if saved.get(k) != current.get(k)]
+    diffs = [
+        f"{k}: stored {saved.get(k, '<absent>')!r}, given {current.get(k, '<absent>')!r}"
+        for k in keys
+        if saved.get(k) != current.get(k)
+    ]
     if diffs:
-        raise ValueError(f"{path} was written with other settings ({'; '.join(diffs)}); resume with the stored "
-                         f"settings, or start a new run (another --out, or --overwrite)")
+        raise ValueError(
+            f"{path} was written with other settings ({'; '.join(diffs)}); resume with the stored "
+            f"settings, or start a new run (another --out, or --overwrite)"
+        )

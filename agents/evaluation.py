@@ -76,8 +76,12 @@ def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256, plan_
     extractor = getattr(policy, "features_extractor", None)
     if plan_cache and isinstance(extractor, VINExtractor):
         with torch.no_grad():
-            q = torch.cat([extractor.vin.plan(torch.from_numpy(images[i : i + chunk]).to(device))
-                           for i in range(0, len(images), chunk)])
+            q = torch.cat(
+                [
+                    extractor.vin.plan(torch.from_numpy(images[i : i + chunk]).to(device))
+                    for i in range(0, len(images), chunk)
+                ]
+            )
 
         def act_vin(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
             with torch.no_grad():
@@ -161,8 +165,9 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
     )
 
 
-def evaluate_policy_on_maps(policy: torch.nn.Module, size: int, episodes: int = 1000, seed: int = TEST_SEED,
-                            progress: bool = False) -> EvalResult:
+def evaluate_policy_on_maps(
+    policy: torch.nn.Module, size: int, episodes: int = 1000, seed: int = TEST_SEED, progress: bool = False
+) -> EvalResult:
     """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size.
 
     :raises ValueError: ``episodes < 1``, a negative ``seed``, or a policy made for another map size.
@@ -185,5 +190,7 @@ def check_policy_size(policy: torch.nn.Module, size: int) -> None:
         raise ValueError(f"the policy's observation space {space} is not a VINGrid one (image and position)") from None
     if shape[-2:] != (size, size):
         h, w = shape[-2:]
-        raise ValueError(f"the model was trained on {h}x{w} maps, not {size}x{size}: evaluate it with "
-                         f"--env VINGrid-{h}x{w}-v0 (a VIN at other sizes: python -m eval.cross_size)")
+        raise ValueError(
+            f"the model was trained on {h}x{w} maps, not {size}x{size}: evaluate it with "
+            f"--env VINGrid-{h}x{w}-v0 (a VIN at other sizes: python -m eval.cross_size)"
+        )

@@ -92,8 +92,16 @@ class VINExtractor(BaseFeaturesExtractor):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
         super().__init__(observation_space, features_dim=ch_q)
         channels, height, _ = observation_space["image"].shape
-        self.vin = VIN(channels, k if k is not None else default_k(height), ch_h, ch_q, kernel_size, n_actions=0,
-                       kernel_init=kernel_init, tied=tied)
+        self.vin = VIN(
+            channels,
+            k if k is not None else default_k(height),
+            ch_h,
+            ch_q,
+            kernel_size,
+            n_actions=0,
+            kernel_init=kernel_init,
+            tied=tied,
+        )
         self.plan_once_per_map = plan_once_per_map
         self.plan_cache = plan_cache
         self._cache: dict[bytes, torch.Tensor] = {}

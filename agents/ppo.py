@@ -46,10 +46,14 @@ CHECKPOINT_FORMAT = "vingrid-ppo-checkpoint-v1"
 
 #: (policy name, masked) -> SB3 policy class or name.
 POLICIES: dict[tuple[str, bool], Any] = {
-    ("vin", False): VINPolicy, ("vin", True): MaskableVINPolicy,
-    ("cnn", False): CNNPolicy, ("cnn", True): MaskableCNNPolicy,
-    ("fcn", False): FCNPolicy, ("fcn", True): MaskableFCNPolicy,
-    ("mlp", False): "MultiInputPolicy", ("mlp", True): "MultiInputPolicy",
+    ("vin", False): VINPolicy,
+    ("vin", True): MaskableVINPolicy,
+    ("cnn", False): CNNPolicy,
+    ("cnn", True): MaskableCNNPolicy,
+    ("fcn", False): FCNPolicy,
+    ("fcn", True): MaskableFCNPolicy,
+    ("mlp", False): "MultiInputPolicy",
+    ("mlp", True): "MultiInputPolicy",
 }
 
 
@@ -117,8 +121,22 @@ class PPOConfig:
     def __post_init__(self) -> None:
         check_types(self)
         check_choice("policy", self.policy, sorted({p for p, _ in POLICIES}))
-        check_positive(self, ("total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "eval_freq",
-                              "eval_episodes", "checkpoint_freq", "threads", "ch_h", "ch_q"))
+        check_positive(
+            self,
+            (
+                "total_timesteps",
+                "n_envs",
+                "n_steps",
+                "batch_size",
+                "n_epochs",
+                "eval_freq",
+                "eval_episodes",
+                "checkpoint_freq",
+                "threads",
+                "ch_h",
+                "ch_q",
+            ),
+        )
         if self.k is not None:
             check_positive(self, ("k",))
         if self.lr <= 0:
@@ -158,10 +176,23 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
     buffer = None
     if cfg.group_minibatches:
         buffer = MaskableMapGroupedDictRolloutBuffer if cfg.masked else MapGroupedDictRolloutBuffer
-    return algo(POLICIES[cfg.policy, cfg.masked], env, rollout_buffer_class=buffer, learning_rate=cfg.lr, n_steps=cfg.n_steps,
-                batch_size=cfg.batch_size, n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-                clip_range=cfg.clip_range, ent_coef=cfg.ent_coef, policy_kwargs=kwargs, seed=cfg.seed,
-                device="cpu", verbose=0)
+    return algo(
+        POLICIES[cfg.policy, cfg.masked],
+        env,
+        rollout_buffer_class=buffer,
+        learning_rate=cfg.lr,
+        n_steps=cfg.n_steps,
+        batch_size=cfg.batch_size,
+        n_epochs=cfg.n_epochs,
+        gamma=cfg.gamma,
+        gae_lambda=cfg.gae_lambda,
+        clip_range=cfg.clip_range,
+        ent_coef=cfg.ent_coef,
+        policy_kwargs=kwargs,
+        seed=cfg.seed,
+        device="cpu",
+        verbose=0,
+    )
 
 
 def init_policy(model: OnPolicyAlgorithm, path: str) -> None:
@@ -179,7 +210,9 @@ def init_policy(model: OnPolicyAlgorithm, path: str) -> None:
     try:
         model.policy.load_state_dict(state)
     except RuntimeError as exc:
-        raise ValueError(f"the policy in {path} does not match this run's policy (policy, k, ch_h, ch_q): {exc}") from exc
+        raise ValueError(
+            f"the policy in {path} does not match this run's policy (policy, k, ch_h, ch_q): {exc}"
+        ) from exc
 
 
 def map_grouped_order(episode_starts: np.ndarray) -> np.ndarray:
@@ -273,13 +306,24 @@ def _eval_callback(cfg: PPOConfig, out_dir: str, history: list[dict[str, float]]
             if due:
                 paper = evaluate_act_fn(policy_act_fn(self.model.policy, paper_maps), paper_maps)
                 self.logger.record("eval/paper_success_rate", paper.success_rate)
-                history.append({"timesteps": self.num_timesteps, "success_rate": float(np.mean(self._is_success_buffer)),
-                                "mean_reward": float(self.last_mean_reward),
-                                "paper_success_rate": paper.success_rate})
+                history.append(
+                    {
+                        "timesteps": self.num_timesteps,
+                        "success_rate": float(np.mean(self._is_success_buffer)),
+                        "mean_reward": float(self.last_mean_reward),
+                        "paper_success_rate": paper.success_rate,
+                    }
+                )
             return keep_going
 
-    return SuccessEval(eval_env, n_eval_episodes=cfg.eval_episodes, eval_freq=max(1, cfg.eval_freq // cfg.n_envs),
-                       best_model_save_path=out_dir, deterministic=True, verbose=0)
+    return SuccessEval(
+        eval_env,
+        n_eval_episodes=cfg.eval_episodes,
+        eval_freq=max(1, cfg.eval_freq // cfg.n_envs),
+        best_model_save_path=out_dir,
+        deterministic=True,
+        verbose=0,
+    )
 
 
 def _rng_state() -> dict[str, Any]:
@@ -293,10 +337,18 @@ def save_checkpoint(path: str, model: OnPolicyAlgorithm, cfg: PPOConfig, extra: 
     env = model.get_env()
     assert env is not None, "the model has no env: checkpoints are written during training"
     extra["last_save"] = model.num_timesteps
-    state = {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "model": buffer.getvalue(),
-             "env": batched_env(env).state_dict(), "last_obs": model._last_obs,
-             "last_episode_starts": model._last_episode_starts, "num_timesteps": model.num_timesteps,
-             "episode_num": model._episode_num, "rng": _rng_state(), "extra": extra}
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "config": asdict(cfg),
+        "model": buffer.getvalue(),
+        "env": batched_env(env).state_dict(),
+        "last_obs": model._last_obs,
+        "last_episode_starts": model._last_episode_starts,
+        "num_timesteps": model.num_timesteps,
+        "episode_num": model._episode_num,
+        "rng": _rng_state(),
+        "extra": extra,
+    }
     save_state(path, state)
 
 
@@ -305,8 +357,14 @@ def load_ppo_checkpoint(path: str) -> dict[str, Any]:
     return load_state(path, CHECKPOINT_FORMAT, "PPO", weights_only=False)
 
 
-def train_ppo(cfg: PPOConfig, out_dir: str, resume: bool = False, progress: bool = False,
-              log_dir: str | None = None, overwrite: bool = False) -> tuple[OnPolicyAlgorithm, list[dict[str, float]]]:
+def train_ppo(
+    cfg: PPOConfig,
+    out_dir: str,
+    resume: bool = False,
+    progress: bool = False,
+    log_dir: str | None = None,
+    overwrite: bool = False,
+) -> tuple[OnPolicyAlgorithm, list[dict[str, float]]]:
     """Train with PPO / MaskablePPO; write ``out_dir/checkpoint.pt`` and ``out_dir/model.zip``.
 
     :param cfg: settings.
@@ -354,8 +412,12 @@ def train_ppo(cfg: PPOConfig, out_dir: str, resume: bool = False, progress: bool
         batched_env(env).set_max_start_distance(curriculum_distance(cfg, 0))
     remaining = cfg.total_timesteps - model.num_timesteps
     if remaining > 0:
-        model.learn(remaining, callback=CallbackList([checkpoint, evaluation]), reset_num_timesteps=not resume,
-                    progress_bar=progress)
+        model.learn(
+            remaining,
+            callback=CallbackList([checkpoint, evaluation]),
+            reset_num_timesteps=not resume,
+            progress_bar=progress,
+        )
     extra["best_mean_reward"] = float(evaluation.best_mean_reward)
     save_checkpoint(ckpt, model, cfg, extra)
     with atomic_path(os.path.join(out_dir, "model.zip")) as tmp:

@@ -77,9 +77,11 @@ class VIN(nn.Module):
         # Untied: iteration i + 2 (and, last, the final Q) uses kernel pair i; the first
         # iteration keeps q_from_reward (its value is zero, so q_from_value is unused).
         self.untied_reward = nn.ModuleList(
-            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)])
+            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)]
+        )
         self.untied_value = nn.ModuleList(
-            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)])
+            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)]
+        )
         self.head = nn.Linear(ch_q, n_actions, bias=False) if n_actions else None
         self.reset_kernels()
 
@@ -139,6 +141,8 @@ class VIN(nn.Module):
         at_agent = q[map_index, :, rows, cols]
         return self.head(at_agent) if self.head is not None else at_agent
 
-    def forward(self, image: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
         """Plan on the M maps of ``image`` once, then act at S agent cells on them."""
         return self.act(self.plan(image), map_index, rows, cols)

@@ -19,8 +19,9 @@ from gridworld_env.core import observation_images
 RAMP = np.array([[30, 40, 110], [40, 150, 140], [250, 225, 60]], dtype=np.float64)
 
 
-def policy_episode_frames(policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 16,
-                          paper_limit: bool = True) -> tuple[list[np.ndarray], bool]:
+def policy_episode_frames(
+    policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 16, paper_limit: bool = True
+) -> tuple[list[np.ndarray], bool]:
     """Roll ``policy`` (deterministic) on the map of ``env.reset(seed=seed)`` and draw each step.
 
     :param paper_limit: stop after twice the shortest path, in moves (the paper's protocol);
@@ -43,7 +44,9 @@ def policy_episode_frames(policy: torch.nn.Module, env_id: str, seed: int, cell_
     return frames, success
 
 
-def value_images(policy: torch.nn.Module, obstacles: np.ndarray, goal: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:
+def value_images(
+    policy: torch.nn.Module, obstacles: np.ndarray, goal: tuple[int, int]
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The learned reward and the value after each VI iteration of a VIN policy on one map.
 
     :return: ``(reward, values)``: (H, W) arrays, ``values`` has K of them.
@@ -84,8 +87,9 @@ def side_by_side(*images: np.ndarray, gap: int = 4) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=1)
 
 
-def render_policy(policy: torch.nn.Module, env_id: str, seeds: list[int], mode: str, path: str | None = None,
-                  fps: int = 8) -> list[bool]:
+def render_policy(
+    policy: torch.nn.Module, env_id: str, seeds: list[int], mode: str, path: str | None = None, fps: int = 8
+) -> list[bool]:
     """Show (``mode="human"``, a pygame window) or save (``mode="gif"``, to ``path``) policy episodes.
 
     :return: whether each episode reached the goal within the paper's limit.
@@ -113,8 +117,9 @@ def render_policy(policy: torch.nn.Module, env_id: str, seeds: list[int], mode: 
     return outcomes
 
 
-def overlay_path(image: np.ndarray, path: list[tuple[int, int]], cell_pixels: int,
-                 colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+def overlay_path(
+    image: np.ndarray, path: list[tuple[int, int]], cell_pixels: int, colour: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
     """Mark each cell of ``path`` with a small square in the middle of the cell."""
     out = image.copy()
     lo, hi = cell_pixels // 3, cell_pixels - cell_pixels // 3
@@ -163,8 +168,9 @@ def colour_bar(width: int, height: int, label: str = "low  ->  high") -> np.ndar
     return _text(out, (6, top + 20), "(its own range below it; black: obstacles)")
 
 
-def grid_of(panels: list[np.ndarray], columns: int = 6, gap: int = 4,
-            filler: Callable[[int, int], np.ndarray] | None = None) -> np.ndarray:
+def grid_of(
+    panels: list[np.ndarray], columns: int = 6, gap: int = 4, filler: Callable[[int, int], np.ndarray] | None = None
+) -> np.ndarray:
     """Equal-sized RGB panels tiled row by row on a white background.
 
     :param filler: ``filler(width, height)`` draws what fills the empty slots after the last
@@ -193,8 +199,9 @@ def _value_range(values: np.ndarray, obstacles: np.ndarray) -> str:
     return f"{free.min():.3g} .. {free.max():.3g}" if free.size else ""
 
 
-def planner_pictures(policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 12
-                     ) -> tuple[np.ndarray, list[np.ndarray], bool]:
+def planner_pictures(
+    policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 12
+) -> tuple[np.ndarray, list[np.ndarray], bool]:
     """The planner at work on the map of ``env.reset(seed=seed)``.
 
     :return: ``(grid, frames, success)``: a PNG-ready grid with the map and the agent's path,

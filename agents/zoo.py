@@ -37,7 +37,9 @@ def pretrained_path(env_id: str, algo: str = "bc", policy: str = "vin") -> str:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     path = os.path.join(PRETRAINED_DIR, f"{algo}_{policy}_{size}x{size}.zip")
     if not os.path.exists(path):
-        shipped = sorted(f for f in os.listdir(PRETRAINED_DIR) if f.endswith(".zip")) if os.path.isdir(PRETRAINED_DIR) else []
+        shipped = (
+            sorted(f for f in os.listdir(PRETRAINED_DIR) if f.endswith(".zip")) if os.path.isdir(PRETRAINED_DIR) else []
+        )
         raise ValueError(f"no {algo} {policy} agent is shipped for {env_id}; shipped: {shipped}")
     return path
 

@@ -47,8 +47,14 @@ def _best_interleaved(steps: list[Callable[[], int]], seconds: float, repeats: i
     return best
 
 
-def bc_rates(size: int, seconds: float, batch: int = 128, channels_last: bool = False,
-             compiled: bool = False, plan_once: bool = True) -> tuple[float, float]:
+def bc_rates(
+    size: int,
+    seconds: float,
+    batch: int = 128,
+    channels_last: bool = False,
+    compiled: bool = False,
+    plan_once: bool = True,
+) -> tuple[float, float]:
     """(ours, reference) BC training samples/s at ``batch`` labelled states per batch, RMSprop.
 
     The variants change ours only: ``channels_last`` memory format, ``torch.compile`` of the
@@ -79,7 +85,9 @@ def bc_rates(size: int, seconds: float, batch: int = 128, channels_last: bool = 
         image = images[map_index[idx]]
         if channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        loss, _ = loss_fn(policy, {"image": image, "position": pos[idx].float()}, actions[idx], optimal[idx], "optimal_set")
+        loss, _ = loss_fn(
+            policy, {"image": image, "position": pos[idx].float()}, actions[idx], optimal[idx], "optimal_set"
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -116,8 +124,9 @@ def rollout_rates(size: int, episodes: int) -> tuple[float, float]:
         policy.features_extractor.plan_cache = cache  # off: every step plans its map again
         act = policy_act_fn(policy, ep, plan_cache=cache)
 
-        def counting(m: np.ndarray, r: np.ndarray, c: np.ndarray, act: Callable = act,
-                     counted: dict[str, int] = counted) -> np.ndarray:
+        def counting(
+            m: np.ndarray, r: np.ndarray, c: np.ndarray, act: Callable = act, counted: dict[str, int] = counted
+        ) -> np.ndarray:
             counted["n"] += m.size
             return act(m, r, c)
 
@@ -130,9 +139,18 @@ def rollout_rates(size: int, episodes: int) -> tuple[float, float]:
 def ppo_rate(size: int, timesteps: int, repeats: int = 3) -> float:
     """Env steps/s of PPO + VIN on the batched env (rollouts and updates, no evaluation), best of
     ``repeats`` runs of ``timesteps`` steps each."""
-    cfg = PPOConfig(env_id=f"VINGrid-{size}x{size}-v0", total_timesteps=timesteps, n_envs=16, n_steps=64,
-                    batch_size=256, n_epochs=4, max_steps=4 * size, eval_freq=10**9, checkpoint_freq=10**9,
-                    threads=torch.get_num_threads())
+    cfg = PPOConfig(
+        env_id=f"VINGrid-{size}x{size}-v0",
+        total_timesteps=timesteps,
+        n_envs=16,
+        n_steps=64,
+        batch_size=256,
+        n_epochs=4,
+        max_steps=4 * size,
+        eval_freq=10**9,
+        checkpoint_freq=10**9,
+        threads=torch.get_num_threads(),
+    )
     best = 0.0
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as out:
@@ -155,12 +173,18 @@ def main(argv: list[str] | None = None) -> None:
     for size in (8, 16, 28):
         ours, ref = bc_rates(size, seconds)
         n = PAPER_EPOCH[size]
-        print(f"| {size}x{size} | {PAPER_K[size]} | {ours:,.0f} | {ref:,.0f} | {ours / ref:.1f}x "
-              f"| {n / ours:,.1f} s | {n / ref:,.0f} s |", flush=True)
+        print(
+            f"| {size}x{size} | {PAPER_K[size]} | {ours:,.0f} | {ref:,.0f} | {ours / ref:.1f}x "
+            f"| {n / ours:,.1f} s | {n / ref:,.0f} s |",
+            flush=True,
+        )
     print("\nVariants of ours at 28x28, batch 128 (same run):")
     base, _ = bc_rates(28, seconds)
-    for name, kwargs in (("one value iteration per sample (hoisting kept)", {"plan_once": False}),
-                         ("channels-last", {"channels_last": True}), ("torch.compile", {"compiled": True})):
+    for name, kwargs in (
+        ("one value iteration per sample (hoisting kept)", {"plan_once": False}),
+        ("channels-last", {"channels_last": True}),
+        ("torch.compile", {"compiled": True}),
+    ):
         try:
             rate, _ = bc_rates(28, seconds, **kwargs)
             print(f"- {name}: {rate:,.0f} samples/s against {base:,.0f} eager channels-first ({rate / base:.2f}x)")
@@ -169,10 +193,14 @@ def main(argv: list[str] | None = None) -> None:
     print("\nRollouts of a VIN policy (paper protocol, held-out maps):")
     for size in (16, 28):
         cached, plain = rollout_rates(size, 200 if args.quick else 1000)
-        print(f"- {size}x{size}: {cached:,.0f} steps/s with the plan cache, {plain:,.0f} without ({cached / plain:.1f}x)")
+        print(
+            f"- {size}x{size}: {cached:,.0f} steps/s with the plan cache, {plain:,.0f} without ({cached / plain:.1f}x)"
+        )
     steps = 4096 if args.quick else 16384
-    print(f"\nPPO + VIN at 16x16 (16 envs, n_steps 64, batch 256, 4 epochs, best of 3 runs of {steps:,} steps): "
-          f"{ppo_rate(16, steps):,.0f} env steps/s")
+    print(
+        f"\nPPO + VIN at 16x16 (16 envs, n_steps 64, batch 256, 4 epochs, best of 3 runs of {steps:,} steps): "
+        f"{ppo_rate(16, steps):,.0f} env steps/s"
+    )
 
 
 if __name__ == "__main__":

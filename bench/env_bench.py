@@ -1,6 +1,6 @@
 """Env benchmarks: single env against MiniGrid, the batched env, the BFS expert.
 
-    python -m bench.env_bench
+python -m bench.env_bench
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def main() -> None:
     import minigrid  # noqa: F401  (registers MiniGrid envs)
 
     mini = single_env_rate("MiniGrid-Empty-16x16-v0", 20_000)
-    print(f"| VINGrid-16x16-v0 | {vin:,.0f} |\n| MiniGrid-Empty-16x16-v0 | {mini:,.0f} |\n| ratio | {vin / mini:.1f}x |")
+    print(
+        f"| VINGrid-16x16-v0 | {vin:,.0f} |\n| MiniGrid-Empty-16x16-v0 | {mini:,.0f} |\n| ratio | {vin / mini:.1f}x |"
+    )
     print("\n| batched env, 16x16, observations included | env steps/s |")
     print("|---|---|")
     for n, steps in ((1, 20_000), (64, 2_000), (4096, 300)):

@@ -20,14 +20,19 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     from agents.evaluation import TEST_SEED
 
-    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="an SB3 .zip (PPO or MaskablePPO)")
     parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=1000, help="held-out maps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=TEST_SEED, help="first env seed (default: 10^9)")
-    parser.add_argument("--render", choices=["human", "gif"], default=None,
-                        help="also show the first episodes in a window, or save them as a GIF")
+    parser.add_argument(
+        "--render",
+        choices=["human", "gif"],
+        default=None,
+        help="also show the first episodes in a window, or save them as a GIF",
+    )
     parser.add_argument("--render-episodes", type=int, default=3, help="episodes to render (default: %(default)s)")
     parser.add_argument("--render-out", default="out/eval.gif", help="GIF path for --render gif (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.makedirs(os.path.dirname(os.path.abspath(args.render_out)), exist_ok=True)
         seeds = list(range(args.seed, args.seed + args.render_episodes))
         outcomes = render_policy(model.policy, args.env, seeds, args.render, args.render_out)
-        report["rendered"] = {"seeds": seeds, "success": outcomes, "gif": args.render_out if args.render == "gif" else None}
+        report["rendered"] = {
+            "seeds": seeds,
+            "success": outcomes,
+            "gif": args.render_out if args.render == "gif" else None,
+        }
     print(json.dumps(report))
     return 0
 

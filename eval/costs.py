@@ -57,23 +57,33 @@ def costs(size: int) -> list[tuple[str, int, int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.costs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.costs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 28], help="map sizes")
     parser.add_argument("--out", default="results/costs.md", help="markdown output (default: %(default)s)")
     args = parser.parse_args(argv)
     rows = []
     try:
         for size in args.sizes:
-            rows += [[f"{size}x{size}", name.upper(), f"{params:,}", f"{flops / 1e6:.2f}"] for name, params, flops in costs(size)]
+            rows += [
+                [f"{size}x{size}", name.upper(), f"{params:,}", f"{flops / 1e6:.2f}"]
+                for name, params, flops in costs(size)
+            ]
     except ValueError as exc:
         parser.error(str(exc))
-    print(write_table(args.out, "Parameters and FLOPs per decision",
-                      f"python -m eval.costs --sizes {' '.join(map(str, args.sizes))}",
-                      "Actor parameters; forward FLOPs of convolutions and linear layers for one observation "
-                      "(VIN: one full plan with the paper's K; with the plan cache, the later steps of an episode "
-                      "only read Q and apply the head).",
-                      ["size", "policy", "parameters", "MFLOP per decision"], rows))
+    print(
+        write_table(
+            args.out,
+            "Parameters and FLOPs per decision",
+            f"python -m eval.costs --sizes {' '.join(map(str, args.sizes))}",
+            "Actor parameters; forward FLOPs of convolutions and linear layers for one observation "
+            "(VIN: one full plan with the paper's K; with the plan cache, the later steps of an episode "
+            "only read Q and apply the head).",
+            ["size", "policy", "parameters", "MFLOP per decision"],
+            rows,
+        )
+    )
     return 0
 
 

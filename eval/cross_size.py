@@ -26,9 +26,16 @@ def transplant(model_path: str, size: int, k: int) -> object:
     """The policy of ``model_path`` rebuilt for ``size x size`` maps with ``k`` iterations."""
     source = load_model(model_path).policy
     vin, _ = vin_of(source)
-    target = build_model(BCConfig(env_id=f"VINGrid-{size}x{size}-v0", k=k, ch_h=vin.hidden.out_channels,
-                                  ch_q=vin.ch_q, kernel_size=vin.q_from_value.kernel_size[0],
-                                  kernel_init=vin.kernel_init)).policy
+    target = build_model(
+        BCConfig(
+            env_id=f"VINGrid-{size}x{size}-v0",
+            k=k,
+            ch_h=vin.hidden.out_channels,
+            ch_q=vin.ch_q,
+            kernel_size=vin.q_from_value.kernel_size[0],
+            kernel_init=vin.kernel_init,
+        )
+    ).policy
     target.load_state_dict(source.state_dict())
     return target
 
@@ -44,10 +51,14 @@ def cross_size(model_path: str, sizes: Sequence[int], episodes: int) -> list[tup
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.cross_size", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=os.path.relpath(pretrained_path("VINGrid-16x16-v0")),
-                        help="a VIN SB3 zip (default: the shipped 16x16 BC agent)")
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.cross_size", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        default=os.path.relpath(pretrained_path("VINGrid-16x16-v0")),
+        help="a VIN SB3 zip (default: the shipped 16x16 BC agent)",
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 32], help="target map sizes")
     parser.add_argument("--episodes", type=int, default=1000, help="held-out maps per size (default: %(default)s)")
     parser.add_argument("--out", default="results/cross_size.md", help="markdown output (default: %(default)s)")
@@ -60,13 +71,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = cross_size(args.model, args.sizes, args.episodes)
     except ValueError as exc:
         parser.error(str(exc))
-    print(write_table(
-        args.out, "Generalisation across sizes",
-        f"python -m eval.cross_size --model {args.model} --sizes {' '.join(map(str, args.sizes))} --episodes {args.episodes}",
-        f"Model: `{args.model}`, evaluated on {args.episodes} held-out maps per size (env seeds from 10^9), paper protocol.",
-        ["size", "K", "success", "collision-free", "action accuracy", "path / optimal"],
-        [[f"{size}x{size}", str(k), f"{100 * r.success_rate:.1f} %", f"{100 * r.collision_free_success_rate:.1f} %",
-          f"{100 * r.action_accuracy:.1f} %", f"{r.path_ratio:.3f}"] for size, k, r in rows]))
+    print(
+        write_table(
+            args.out,
+            "Generalisation across sizes",
+            f"python -m eval.cross_size --model {args.model} --sizes {' '.join(map(str, args.sizes))} --episodes {args.episodes}",
+            f"Model: `{args.model}`, evaluated on {args.episodes} held-out maps per size (env seeds from 10^9), paper protocol.",
+            ["size", "K", "success", "collision-free", "action accuracy", "path / optimal"],
+            [
+                [
+                    f"{size}x{size}",
+                    str(k),
+                    f"{100 * r.success_rate:.1f} %",
+                    f"{100 * r.collision_free_success_rate:.1f} %",
+                    f"{100 * r.action_accuracy:.1f} %",
+                    f"{r.path_ratio:.3f}",
+                ]
+                for size, k, r in rows
+            ],
+        )
+    )
     return 0
 
 

@@ -16,22 +16,28 @@ from collections.abc import Sequence
 from eval.results import train_and_score, write_table
 
 
-def k_sweep(size: int, ks: Sequence[int], n_maps: int, epochs: int, episodes: int, seed: int = 0,
-            threads: int = 1) -> list[tuple[int, float, float, float]]:
+def k_sweep(
+    size: int, ks: Sequence[int], n_maps: int, epochs: int, episodes: int, seed: int = 0, threads: int = 1
+) -> list[tuple[int, float, float, float]]:
     """(K, success rate, action accuracy, training minutes) for each K at one size."""
     rows = []
     for k in ks:
         _, result, minutes = train_and_score(
-            size, [f"k={k}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"], episodes)
+            size, [f"k={k}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"], episodes
+        )
         rows.append((k, result.success_rate, result.action_accuracy, minutes))
-        print(f"size {size} K {k}: success {result.success_rate:.3f}, accuracy {result.action_accuracy:.3f}, "
-              f"{minutes:.1f} min", flush=True)
+        print(
+            f"size {size} K {k}: success {result.success_rate:.3f}, accuracy {result.action_accuracy:.3f}, "
+            f"{minutes:.1f} min",
+            flush=True,
+        )
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.k_sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.k_sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="map sizes")
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 5, 10, 20, 30], help="values of K")
     parser.add_argument("--maps", type=int, default=2000, help="training maps (default: %(default)s)")
@@ -45,19 +51,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     if min(args.ks) < 1:
         parser.error(f"every K must be >= 1, got {args.ks}")
-    command = (f"python -m eval.k_sweep --sizes {' '.join(map(str, args.sizes))} --ks {' '.join(map(str, args.ks))} "
-               f"--maps {args.maps} --epochs {args.epochs} --episodes {args.episodes} --seed {args.seed}")
+    command = (
+        f"python -m eval.k_sweep --sizes {' '.join(map(str, args.sizes))} --ks {' '.join(map(str, args.ks))} "
+        f"--maps {args.maps} --epochs {args.epochs} --episodes {args.episodes} --seed {args.seed}"
+    )
     rows = []
     try:
         for size in args.sizes:
-            for k, success, accuracy, minutes in k_sweep(size, args.ks, args.maps, args.epochs, args.episodes, args.seed):
-                rows.append([f"{size}x{size}", str(k), f"{100 * success:.1f} %", f"{100 * accuracy:.1f} %", f"{minutes:.1f}"])
+            for k, success, accuracy, minutes in k_sweep(
+                size, args.ks, args.maps, args.epochs, args.episodes, args.seed
+            ):
+                rows.append(
+                    [f"{size}x{size}", str(k), f"{100 * success:.1f} %", f"{100 * accuracy:.1f} %", f"{minutes:.1f}"]
+                )
     except ValueError as exc:
         parser.error(str(exc))
-    print(write_table(args.out, "Success rate against K", command,
-                      f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs (one torch thread, seed "
-                      f"{args.seed}); {args.episodes} held-out maps, paper protocol.",
-                      ["size", "K", "success", "action accuracy", "training min"], rows))
+    print(
+        write_table(
+            args.out,
+            "Success rate against K",
+            command,
+            f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs (one torch thread, seed "
+            f"{args.seed}); {args.episodes} held-out maps, paper protocol.",
+            ["size", "K", "success", "action accuracy", "training min"],
+            rows,
+        )
+    )
     return 0
 
 

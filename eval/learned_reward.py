@@ -34,20 +34,29 @@ def reward_statistics(model_path: str, maps: int) -> dict[str, float]:
     size = policy.observation_space["image"].shape[-1]
     ep = held_out_episodes(size, maps, TEST_SEED)
     with torch.no_grad():
-        learned = vin.reward_image(torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32)))[:, 0].numpy()
+        learned = vin.reward_image(torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32)))[
+            :, 0
+        ].numpy()
     goal = np.zeros_like(ep.obstacles)
     goal[np.arange(maps), ep.goals[:, 0], ep.goals[:, 1]] = True
     free = ~ep.obstacles & ~goal
     true = np.where(goal, 1.0, np.where(ep.obstacles, -1.0, -0.01))
-    return {"size": size, "goal": float(learned[goal].mean()), "free": float(learned[free].mean()),
-            "obstacle": float(learned[ep.obstacles].mean()),
-            "correlation": float(np.corrcoef(learned.ravel(), true.ravel())[0, 1]),
-            "goal_above_all_free": float((learned[goal] > np.array([learned[i][free[i]].max() for i in range(maps)])).mean())}
+    return {
+        "size": size,
+        "goal": float(learned[goal].mean()),
+        "free": float(learned[free].mean()),
+        "obstacle": float(learned[ep.obstacles].mean()),
+        "correlation": float(np.corrcoef(learned.ravel(), true.ravel())[0, 1]),
+        "goal_above_all_free": float(
+            (learned[goal] > np.array([learned[i][free[i]].max() for i in range(maps)])).mean()
+        ),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.learned_reward", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.learned_reward", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="VIN SB3 zips")
     parser.add_argument("--maps", type=int, default=200, help="held-out maps per model (default: %(default)s)")
     parser.add_argument("--out", default="results/learned_reward.md", help="markdown output (default: %(default)s)")
@@ -60,14 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for path in args.models:
         s = reward_statistics(path, args.maps)
-        rows.append([f"`{os.path.basename(path)}`", f"{s['size']}x{s['size']}", f"{s['goal']:.2f}", f"{s['free']:.2f}",
-                     f"{s['obstacle']:.2f}", f"{100 * s['goal_above_all_free']:.0f} %", f"{s['correlation']:.3f}"])
-    print(write_table(
-        args.out, "The learned reward", f"python -m eval.learned_reward --maps {args.maps} --models {' '.join(args.models)}",
-        "Mean learned reward by cell type on held-out maps (env seeds from 10^9), the share of maps whose goal gets a "
-        "higher learned reward than every free cell, and the Pearson correlation with the env's reward for entering "
-        "a cell (+1 goal, -1 obstacle or wall, -0.01 free).",
-        ["model", "size", "goal", "free", "obstacle", "goal above every free cell", "correlation"], rows))
+        rows.append(
+            [
+                f"`{os.path.basename(path)}`",
+                f"{s['size']}x{s['size']}",
+                f"{s['goal']:.2f}",
+                f"{s['free']:.2f}",
+                f"{s['obstacle']:.2f}",
+                f"{100 * s['goal_above_all_free']:.0f} %",
+                f"{s['correlation']:.3f}",
+            ]
+        )
+    print(
+        write_table(
+            args.out,
+            "The learned reward",
+            f"python -m eval.learned_reward --maps {args.maps} --models {' '.join(args.models)}",
+            "Mean learned reward by cell type on held-out maps (env seeds from 10^9), the share of maps whose goal gets a "
+            "higher learned reward than every free cell, and the Pearson correlation with the env's reward for entering "
+            "a cell (+1 goal, -1 obstacle or wall, -0.01 free).",
+            ["model", "size", "goal", "free", "obstacle", "goal above every free cell", "correlation"],
+            rows,
+        )
+    )
     return 0
 
 

@@ -40,8 +40,9 @@ def _percent(cell: str) -> float:
     return float(cell.replace("%", "").split()[0])
 
 
-def clipped_errors(means: Sequence[float], spreads: Sequence[float], lo: float = 0.0,
-                   hi: float = 100.0) -> list[list[float]]:
+def clipped_errors(
+    means: Sequence[float], spreads: Sequence[float], lo: float = 0.0, hi: float = 100.0
+) -> list[list[float]]:
     """Asymmetric error bars (below, above) of ``mean ± spread`` cut at ``lo`` and ``hi``: a success
     rate's bar never leaves [0, 100] %."""
     return [[min(s, m - lo) for m, s in zip(means, spreads)], [min(s, hi - m) for m, s in zip(means, spreads)]]
@@ -67,12 +68,21 @@ def plot_table1(md: str, png: str) -> None:
         mine = [(_size(r[0]), r[col]) for r in rows if r[1] == model]
         if not mine:
             continue
-        parsed = [(s, *map(float, re.match(r"([\d.]+) ± ([\d.]+)(?: \(([\d.]+)\))?", c).groups(default="nan")))
-                  for s, c in mine]
+        parsed = [
+            (s, *map(float, re.match(r"([\d.]+) ± ([\d.]+)(?: \(([\d.]+)\))?", c).groups(default="nan")))
+            for s, c in mine
+        ]
         sizes = [p[0] for p in parsed]
         means = [p[1] for p in parsed]
-        ax.errorbar(sizes, means, yerr=clipped_errors(means, [p[2] for p in parsed]), marker="o", capsize=3,
-                    color=colour, label=f"{model} (ours)")
+        ax.errorbar(
+            sizes,
+            means,
+            yerr=clipped_errors(means, [p[2] for p in parsed]),
+            marker="o",
+            capsize=3,
+            color=colour,
+            label=f"{model} (ours)",
+        )
         ax.plot(sizes, [p[3] for p in parsed], "--", marker="x", color=colour, alpha=0.6, label=f"{model} (paper)")
     ax.set_xlabel("map size")
     ax.set_ylabel("success rate (%)")
@@ -124,8 +134,13 @@ def plot_costs(md: str, png: str) -> None:
         ax = axes[j]
         for i, (model, colour) in enumerate(COLOURS.items()):
             values = {_size(r[0]): float(r[col].replace(",", "")) for r in rows if r[1] == model}
-            ax.bar([k + i * width for k in range(len(sizes))], [values.get(s, 0) for s in sizes], width,
-                   color=colour, label=model)
+            ax.bar(
+                [k + i * width for k in range(len(sizes))],
+                [values.get(s, 0) for s in sizes],
+                width,
+                color=colour,
+                label=model,
+            )
         ax.set_yscale("log")
         ax.set_xticks([k + width for k in range(len(sizes))], [f"{s}x{s}" for s in sizes])
         ax.set_title(label)
@@ -143,7 +158,9 @@ def make_plots(results: str) -> list[str]:
     if os.path.exists(path):
         plot_table1(path, os.path.join(results, "table1.png"))
         written.append(os.path.join(results, "table1.png"))
-    sweeps = [os.path.join(results, n) for n in ("k_sweep.md", "k_sweep_28.md") if os.path.exists(os.path.join(results, n))]
+    sweeps = [
+        os.path.join(results, n) for n in ("k_sweep.md", "k_sweep_28.md") if os.path.exists(os.path.join(results, n))
+    ]
     if sweeps:
         plot_k_sweep(sweeps, os.path.join(results, "k_sweep.png"))
         written.append(os.path.join(results, "k_sweep.png"))
@@ -155,8 +172,9 @@ def make_plots(results: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.plots", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.plots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--results", default="results", help="folder of the tables (default: %(default)s)")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.results):

@@ -29,11 +29,17 @@ def train_and_score(size: int, overrides: Sequence[str], episodes: int) -> tuple
     return model, evaluate_policy_on_maps(model.policy, size, episodes), minutes
 
 
-def write_table(path: str, title: str, command: str, description: str, header: Sequence[str],
-                rows: Sequence[Sequence[str]]) -> str:
+def write_table(
+    path: str, title: str, command: str, description: str, header: Sequence[str], rows: Sequence[Sequence[str]]
+) -> str:
     """Write a markdown page (title, the command that made it, a description, one table) and return it."""
-    lines = [f"# {title}\n", f"Command: `{command}`\n", f"{description}\n",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        f"# {title}\n",
+        f"Command: `{command}`\n",
+        f"{description}\n",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     text = "\n".join(lines) + "\n"
     with atomic_path(path) as tmp, open(tmp, "w") as f:

@@ -43,8 +43,13 @@ PAPER: dict[str, dict[int, tuple[float, float]]] = {
 
 #: BC settings shared by every model (fields of :class:`agents.bc.BCConfig`): the paper's batch
 #: of 128, Adam with cosine decay, the tie-aware loss (every model sees the same labels).
-COMMON: dict[str, Any] = {"batch_size": 128, "optimizer": "adam", "lr_schedule": "cosine",
-                          "max_grad_norm": 10.0, "loss": "optimal_set"}
+COMMON: dict[str, Any] = {
+    "batch_size": 128,
+    "optimizer": "adam",
+    "lr_schedule": "cosine",
+    "max_grad_norm": 10.0,
+    "loss": "optimal_set",
+}
 
 #: Per-model settings on top of :data:`COMMON`.
 SETTINGS: dict[str, dict[str, Any]] = {"vin": {"lr": 0.003}, "cnn": {"lr": 0.001}, "fcn": {"lr": 0.001}}
@@ -104,13 +109,23 @@ def bc_config(cfg: Table1Config, size: int, model: str, seed: int) -> Any:
     """The :class:`agents.bc.BCConfig` of one run."""
     from agents.bc import BCConfig
 
-    return BCConfig(env_id=f"VINGrid-{size}x{size}-v0", policy=model, n_maps=cfg.n_maps,
-                    trajectories_per_map=cfg.trajectories_per_map, epochs=cfg.epochs_for(size), seed=seed,
-                    threads=cfg.threads, device=cfg.device, **COMMON, **SETTINGS[model])
+    return BCConfig(
+        env_id=f"VINGrid-{size}x{size}-v0",
+        policy=model,
+        n_maps=cfg.n_maps,
+        trajectories_per_map=cfg.trajectories_per_map,
+        epochs=cfg.epochs_for(size),
+        seed=seed,
+        threads=cfg.threads,
+        device=cfg.device,
+        **COMMON,
+        **SETTINGS[model],
+    )
 
 
-def run_one(cfg: Table1Config, size: int, model: str, seed: int, log: Any = print,
-            progress: bool = False) -> dict[str, Any]:
+def run_one(
+    cfg: Table1Config, size: int, model: str, seed: int, log: Any = print, progress: bool = False
+) -> dict[str, Any]:
     """Train one (size, model, seed) by BC and evaluate it, or reuse its ``result.json``.
 
     :param progress: progress bars for the training (per batch) and the evaluation.
@@ -132,12 +147,19 @@ def run_one(cfg: Table1Config, size: int, model: str, seed: int, log: Any = prin
     model_obj, history = train_bc(bc, run_dir, resume=resume, progress=progress)
     minutes = (time.perf_counter() - t0) / 60
     test = evaluate_policy_on_maps(model_obj.policy, size, cfg.episodes, progress=progress)
-    done = {"settings": settings, "test": test.as_dict(), "history": history, "train_minutes": minutes,
-            "resumed": resume}
+    done = {
+        "settings": settings,
+        "test": test.as_dict(),
+        "history": history,
+        "train_minutes": minutes,
+        "resumed": resume,
+    }
     with atomic_path(result_path) as tmp, open(tmp, "w") as f:
         json.dump(done, f, indent=1)
-    log(f"{size}x{size} {model} seed {seed}: success {100 * test.success_rate:.1f} %, prediction error "
-        f"{1 - test.action_accuracy:.4f}, {minutes:.1f} min")
+    log(
+        f"{size}x{size} {model} seed {seed}: success {100 * test.success_rate:.1f} %, prediction error "
+        f"{1 - test.action_accuracy:.4f}, {minutes:.1f} min"
+    )
     return done
 
 
@@ -159,9 +181,15 @@ def summarise(results: dict[tuple[int, str], list[dict[str, Any]]]) -> dict[tupl
         extra = [r["test"]["extra_moves"] for r in runs]
         epochs = len(runs[0]["history"])
         curve = [mean_spread([100 * r["history"][e]["val_success_rate"] for r in runs])[0] for e in range(epochs)]
-        out[key] = {"seeds": [r["settings"]["seed"] for r in runs], "success": mean_spread(success),
-                    "error": mean_spread(error), "extra": mean_spread(extra), "curve": curve,
-                    "minutes": sum(r["train_minutes"] for r in runs) / len(runs), "epochs": epochs}
+        out[key] = {
+            "seeds": [r["settings"]["seed"] for r in runs],
+            "success": mean_spread(success),
+            "error": mean_spread(error),
+            "extra": mean_spread(extra),
+            "curve": curve,
+            "minutes": sum(r["train_minutes"] for r in runs) / len(runs),
+            "epochs": epochs,
+        }
     return out
 
 
@@ -169,17 +197,21 @@ def render(summary: dict[tuple[int, str], dict[str, Any]], cfg: Table1Config, co
     """The markdown page of :func:`table1`."""
     sizes = sorted({s for s, _ in summary})
     lrs = ", ".join(f"{NAMES[m]} {SETTINGS[m]['lr']}" for m in SETTINGS)
-    lines = ["# Table 1: VIN against reactive networks (behaviour cloning)\n", f"Command: `{command}`\n",
-             f"Data: the paper's budget, {cfg.n_maps} training maps (env seeds from the run's seed) with "
-             f"{cfg.trajectories_per_map} BFS-expert trajectories each. Settings of every run: "
-             f"`{json.dumps(COMMON)}`, learning rate {lrs}; "
-             f"epochs per size " + ", ".join(f"{s}x{s}: {summary[next(k for k in summary if k[0] == s)]['epochs']}"
-                                             for s in sizes) + " (the same for every model at a size). "
-             f"Test: the same {cfg.episodes} held-out maps (env seeds from 10^9) for every run, paper protocol. "
-             "Figures are mean ± sample standard deviation over the training seeds listed; the paper's "
-             "figures (Tamar et al. 2016, Table 1) are in brackets.\n",
-             "| size | model | seeds | success % (paper) | prediction error (paper) | extra moves | train min / run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Table 1: VIN against reactive networks (behaviour cloning)\n",
+        f"Command: `{command}`\n",
+        f"Data: the paper's budget, {cfg.n_maps} training maps (env seeds from the run's seed) with "
+        f"{cfg.trajectories_per_map} BFS-expert trajectories each. Settings of every run: "
+        f"`{json.dumps(COMMON)}`, learning rate {lrs}; "
+        f"epochs per size "
+        + ", ".join(f"{s}x{s}: {summary[next(k for k in summary if k[0] == s)]['epochs']}" for s in sizes)
+        + " (the same for every model at a size). "
+        f"Test: the same {cfg.episodes} held-out maps (env seeds from 10^9) for every run, paper protocol. "
+        "Figures are mean ± sample standard deviation over the training seeds listed; the paper's "
+        "figures (Tamar et al. 2016, Table 1) are in brackets.\n",
+        "| size | model | seeds | success % (paper) | prediction error (paper) | extra moves | train min / run |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for size in sizes:
         for model in SETTINGS:
             s = summary.get((size, model))
@@ -188,21 +220,33 @@ def render(summary: dict[tuple[int, str], dict[str, Any]], cfg: Table1Config, co
             paper = PAPER.get(model, {}).get(size)
             ps = f" ({paper[0]:.1f})" if paper else ""
             pe = f" ({paper[1]:.3f})" if paper else ""
-            lines.append(f"| {size}x{size} | {NAMES[model]} | {','.join(map(str, s['seeds']))} | "
-                         f"{s['success'][0]:.1f} ± {s['success'][1]:.1f}{ps} | "
-                         f"{s['error'][0]:.4f} ± {s['error'][1]:.4f}{pe} | "
-                         f"{s['extra'][0]:.3f} ± {s['extra'][1]:.3f} | {s['minutes']:.1f} |")
-    lines += ["", "## VIN's lead in success rate (points, means over seeds)\n", "| size | VIN - CNN | VIN - FCN |",
-              "|---|---|---|"]
+            lines.append(
+                f"| {size}x{size} | {NAMES[model]} | {','.join(map(str, s['seeds']))} | "
+                f"{s['success'][0]:.1f} ± {s['success'][1]:.1f}{ps} | "
+                f"{s['error'][0]:.4f} ± {s['error'][1]:.4f}{pe} | "
+                f"{s['extra'][0]:.3f} ± {s['extra'][1]:.3f} | {s['minutes']:.1f} |"
+            )
+    lines += [
+        "",
+        "## VIN's lead in success rate (points, means over seeds)\n",
+        "| size | VIN - CNN | VIN - FCN |",
+        "|---|---|---|",
+    ]
     for size in sizes:
         vin = summary.get((size, "vin"))
         if vin is None:
             continue
-        gaps = [f"{vin['success'][0] - summary[(size, m)]['success'][0]:+.1f}" if (size, m) in summary else "n/a"
-                for m in ("cnn", "fcn")]
+        gaps = [
+            f"{vin['success'][0] - summary[(size, m)]['success'][0]:+.1f}" if (size, m) in summary else "n/a"
+            for m in ("cnn", "fcn")
+        ]
         lines.append(f"| {size}x{size} | {gaps[0]} | {gaps[1]} |")
-    lines += ["", "## Validation success after each epoch (200 validation maps, mean over seeds, %)\n",
-              "| size | model | per epoch |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Validation success after each epoch (200 validation maps, mean over seeds, %)\n",
+        "| size | model | per epoch |",
+        "|---|---|---|",
+    ]
     for size in sizes:
         for model in SETTINGS:
             s = summary.get((size, model))
@@ -225,13 +269,18 @@ def table1(cfg: Table1Config, out: str, command: str, log: Any = print, progress
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool]:
-    parser = argparse.ArgumentParser(prog="python -m eval.table1", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.table1", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
     parser.add_argument("--models", nargs="+", choices=sorted(SETTINGS), help="models (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds (default: 0 1 2; --quick: 0)")
-    parser.add_argument("--epochs", type=int, nargs="+",
-                        help=f"epochs, one for all sizes or one per size (default: {DEFAULT_EPOCHS}; --quick: 3)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        nargs="+",
+        help=f"epochs, one for all sizes or one per size (default: {DEFAULT_EPOCHS}; --quick: 3)",
+    )
     parser.add_argument("--maps", type=int, help="training maps (default: 5000; --quick: 1000)")
     parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
@@ -252,12 +301,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool
     else:
         parser.error(f"--epochs takes one value or one per size ({len(sizes)}), got {len(args.epochs)}")
     try:
-        cfg = Table1Config(sizes=sizes, models=args.models or ["vin", "cnn", "fcn"],
-                           seeds=args.seeds if args.seeds is not None else ([0] if quick else [0, 1, 2]),
-                           epochs=epochs, n_maps=args.maps if args.maps is not None else (1000 if quick else 5000),
-                           episodes=args.episodes if args.episodes is not None else (200 if quick else 1000),
-                           runs_dir=args.runs or ("runs/table1_quick" if quick else "runs/table1"),
-                           threads=args.threads, device=args.device)
+        cfg = Table1Config(
+            sizes=sizes,
+            models=args.models or ["vin", "cnn", "fcn"],
+            seeds=args.seeds if args.seeds is not None else ([0] if quick else [0, 1, 2]),
+            epochs=epochs,
+            n_maps=args.maps if args.maps is not None else (1000 if quick else 5000),
+            episodes=args.episodes if args.episodes is not None else (200 if quick else 1000),
+            runs_dir=args.runs or ("runs/table1_quick" if quick else "runs/table1"),
+            threads=args.threads,
+            device=args.device,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     out = args.out or ("runs/table1_quick.md" if quick else "results/table1.md")

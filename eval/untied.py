@@ -20,8 +20,9 @@ from eval.results import train_and_score, write_table
 from eval.table1 import mean_spread
 
 
-def tied_vs_untied(size: int, seeds: Sequence[int], n_maps: int, epochs: int, episodes: int,
-                   threads: int = 2) -> dict[bool, list[tuple[float, float, float, int]]]:
+def tied_vs_untied(
+    size: int, seeds: Sequence[int], n_maps: int, epochs: int, episodes: int, threads: int = 2
+) -> dict[bool, list[tuple[float, float, float, int]]]:
     """For tied and untied: (success, action accuracy, training minutes, VI parameters) per seed."""
     from agents.policies import vin_of
 
@@ -29,20 +30,25 @@ def tied_vs_untied(size: int, seeds: Sequence[int], n_maps: int, epochs: int, ep
     for seed in seeds:
         for tied in (True, False):
             model, result, minutes = train_and_score(
-                size, [f"tied={tied}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"],
-                episodes)
+                size,
+                [f"tied={tied}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"],
+                episodes,
+            )
             vin, _ = vin_of(model.policy)
-            vi_params = sum(p.numel() for name, p in vin.named_parameters()
-                            if name.startswith(("q_from", "untied")))
+            vi_params = sum(p.numel() for name, p in vin.named_parameters() if name.startswith(("q_from", "untied")))
             out[tied].append((result.success_rate, result.action_accuracy, minutes, vi_params))
-            print(f"size {size} seed {seed} {'tied' if tied else 'untied'}: success {result.success_rate:.3f}, "
-                  f"accuracy {result.action_accuracy:.3f}, {minutes:.1f} min", flush=True)
+            print(
+                f"size {size} seed {seed} {'tied' if tied else 'untied'}: success {result.success_rate:.3f}, "
+                f"accuracy {result.action_accuracy:.3f}, {minutes:.1f} min",
+                flush=True,
+            )
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.untied", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.untied", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="map sizes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
     parser.add_argument("--maps", type=int, default=2000, help="training maps (default: %(default)s)")
@@ -56,27 +62,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     if min(args.seeds) < 0:
         parser.error(f"seeds must be >= 0, got {args.seeds}")
-    command = (f"python -m eval.untied --sizes {' '.join(map(str, args.sizes))} --seeds "
-               f"{' '.join(map(str, args.seeds))} --maps {args.maps} --epochs {args.epochs} --episodes {args.episodes}")
+    command = (
+        f"python -m eval.untied --sizes {' '.join(map(str, args.sizes))} --seeds "
+        f"{' '.join(map(str, args.seeds))} --maps {args.maps} --epochs {args.epochs} --episodes {args.episodes}"
+    )
     rows = []
     try:
         for size in args.sizes:
-            for tied, runs in tied_vs_untied(size, args.seeds, args.maps, args.epochs, args.episodes,
-                                             args.threads).items():
+            for tied, runs in tied_vs_untied(
+                size, args.seeds, args.maps, args.epochs, args.episodes, args.threads
+            ).items():
                 success = mean_spread([100 * r[0] for r in runs])
                 accuracy = mean_spread([100 * r[1] for r in runs])
-                rows.append([f"{size}x{size}", "tied" if tied else "untied", f"{runs[0][3]:,}",
-                             f"{success[0]:.1f} ± {success[1]:.1f}", " / ".join(f"{100 * r[0]:.1f}" for r in runs),
-                             f"{accuracy[0]:.1f} ± {accuracy[1]:.1f}",
-                             f"{sum(r[2] for r in runs) / len(runs):.1f}"])
+                rows.append(
+                    [
+                        f"{size}x{size}",
+                        "tied" if tied else "untied",
+                        f"{runs[0][3]:,}",
+                        f"{success[0]:.1f} ± {success[1]:.1f}",
+                        " / ".join(f"{100 * r[0]:.1f}" for r in runs),
+                        f"{accuracy[0]:.1f} ± {accuracy[1]:.1f}",
+                        f"{sum(r[2] for r in runs) / len(runs):.1f}",
+                    ]
+                )
     except ValueError as exc:
         parser.error(str(exc))
-    print(write_table(args.out, "Tied against untied value-iteration weights", command,
-                      f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs, seeds "
-                      f"{', '.join(map(str, args.seeds))}; {args.episodes} held-out maps, paper protocol. Success and "
-                      "accuracy: mean ± sample standard deviation over seeds, then each seed's success.",
-                      ["size", "VI weights", "VI parameters", "success %", "success per seed", "action accuracy %",
-                       "training min / run"], rows))
+    print(
+        write_table(
+            args.out,
+            "Tied against untied value-iteration weights",
+            command,
+            f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs, seeds "
+            f"{', '.join(map(str, args.seeds))}; {args.episodes} held-out maps, paper protocol. Success and "
+            "accuracy: mean ± sample standard deviation over seeds, then each seed's success.",
+            [
+                "size",
+                "VI weights",
+                "VI parameters",
+                "success %",
+                "success per seed",
+                "action accuracy %",
+                "training min / run",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

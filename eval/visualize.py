@@ -19,8 +19,9 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     from agents.evaluation import TEST_SEED
 
-    parser = argparse.ArgumentParser(prog="python -m eval.visualize", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.visualize", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="an SB3 .zip with a VIN policy")
     parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=TEST_SEED, help="env seed of the map (default: 10^9)")

@@ -89,7 +89,9 @@ class ExpertDataset:
         """Write the compressed ``.npz`` atomically (a temp file beside it, then rename)."""
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(
-                f, format=np.array(FORMAT), meta=np.array(json.dumps(self.meta)),
+                f,
+                format=np.array(FORMAT),
+                meta=np.array(json.dumps(self.meta)),
                 **{k: getattr(self, k) for k in _ARRAYS},
             )
             f.flush()
@@ -114,7 +116,9 @@ class ExpertDataset:
                 arrays = {k: z[k] for k in _ARRAYS}
                 meta = json.loads(str(z["meta"]))
         except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path} is not a readable vingrid expert data set (truncated or corrupt?): {exc}") from exc
+            raise ValueError(
+                f"{path} is not a readable vingrid expert data set (truncated or corrupt?): {exc}"
+            ) from exc
         s = arrays["states"].shape[0]
         m = arrays["obstacles"].shape[0]
         shapes_ok = (

@@ -335,8 +335,20 @@ def sample_episodes(
     goals = np.empty((b, 2), dtype=np.int64)
     starts = np.empty((b, 2), dtype=np.int64)
     status = np.empty(b, dtype=np.int64)
-    _layout_batch(uniforms, spec.max_obstacles, spec.max_obstacle_size, fixed, has_fixed, goals_in, starts_in,
-                  obstacles, dist, goals, starts, status)
+    _layout_batch(
+        uniforms,
+        spec.max_obstacles,
+        spec.max_obstacle_size,
+        fixed,
+        has_fixed,
+        goals_in,
+        starts_in,
+        obstacles,
+        dist,
+        goals,
+        starts,
+        status,
+    )
     for _ in range(max_attempts):
         if not status.any():
             return Episodes(obstacles, goals, starts, dist)
@@ -351,11 +363,21 @@ def sample_episodes(
                 raise ValueError(f"the goal {_cell(goals_in[i])} cannot be reached from {what} on the given obstacles")
         sub_u = np.stack([rngs[i].random(length) for i in bad])
         sub = [np.empty_like(a[bad]) for a in (obstacles, dist, goals, starts, status)]
-        _layout_batch(sub_u, spec.max_obstacles, spec.max_obstacle_size, fixed[bad], has_fixed[bad], goals_in[bad],
-                      starts_in[bad], *sub)
+        _layout_batch(
+            sub_u,
+            spec.max_obstacles,
+            spec.max_obstacle_size,
+            fixed[bad],
+            has_fixed[bad],
+            goals_in[bad],
+            starts_in[bad],
+            *sub,
+        )
         obstacles[bad], dist[bad], goals[bad], starts[bad], status[bad] = sub
-    raise ValueError(f"no valid episode in {max_attempts} attempts with options "
-                     f"{_describe(opts[int(np.flatnonzero(status)[0])])}: the free cells may be too few or cut off")
+    raise ValueError(
+        f"no valid episode in {max_attempts} attempts with options "
+        f"{_describe(opts[int(np.flatnonzero(status)[0])])}: the free cells may be too few or cut off"
+    )
 
 
 def _cell(cell: np.ndarray) -> tuple[int, int]:

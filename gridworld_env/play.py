@@ -24,8 +24,19 @@ from gridworld_env.core import ACTION_NAMES
 
 #: Key names (pygame.key.name) to action names.
 KEYS = {
-    "up": "N", "w": "N", "down": "S", "s": "S", "x": "S", "right": "E", "d": "E", "left": "W", "a": "W",
-    "e": "NE", "q": "NW", "c": "SE", "z": "SW",
+    "up": "N",
+    "w": "N",
+    "down": "S",
+    "s": "S",
+    "x": "S",
+    "right": "E",
+    "d": "E",
+    "left": "W",
+    "a": "W",
+    "e": "NE",
+    "q": "NW",
+    "c": "SE",
+    "z": "SW",
 }
 
 
@@ -67,8 +78,10 @@ def play(env_id: str, seed: int | None = None, max_episodes: int | None = None) 
             steps, ret = steps + 1, ret + float(reward)
             if terminated or truncated:
                 results.append({"length": steps, "return": ret, "is_success": bool(info["is_success"])})
-                print(f"episode {len(results)}: {'reached the goal' if info['is_success'] else 'time out'} "
-                      f"in {steps} steps, return {ret:.2f}")
+                print(
+                    f"episode {len(results)}: {'reached the goal' if info['is_success'] else 'time out'} "
+                    f"in {steps} steps, return {ret:.2f}"
+                )
                 env.reset()
                 steps, ret = 0, 0.0
     finally:
@@ -77,8 +90,9 @@ def play(env_id: str, seed: int | None = None, max_episodes: int | None = None) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gridworld_env.play", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gridworld_env.play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the first map (>= 0)")
     args = parser.parse_args(argv)
@@ -91,9 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gridworld_env.rendering import has_display
 
     if not has_display():
-        print("error: no display to open a window on (SDL video driver 'dummy' or 'offscreen'); play needs one. "
-              "Set DISPLAY (X11) or WAYLAND_DISPLAY, or watch agents with `python -m eval --render gif` instead.",
-              file=sys.stderr)
+        print(
+            "error: no display to open a window on (SDL video driver 'dummy' or 'offscreen'); play needs one. "
+            "Set DISPLAY (X11) or WAYLAND_DISPLAY, or watch agents with `python -m eval --render gif` instead.",
+            file=sys.stderr,
+        )
         return 2
     play(args.env, args.seed)
     return 0

@@ -64,8 +64,9 @@ STATUS_HEIGHT = 24
 MIN_WINDOW_WIDTH = 360
 
 
-def fit_cell_pixels(cells: int, requested: int, screen: tuple[int, int] | None,
-                    status_height: int = STATUS_HEIGHT) -> int:
+def fit_cell_pixels(
+    cells: int, requested: int, screen: tuple[int, int] | None, status_height: int = STATUS_HEIGHT
+) -> int:
     """Pixels per cell for a ``cells x cells`` map in a window: ``requested``, or less so that
     the window (map and status line) fits in :data:`SCREEN_SHARE` of ``screen`` (width, height).
 

@@ -193,9 +193,15 @@ class VINGridVecEnv(VecEnv):
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this env exactly (arrays, counters, generator states)."""
         return {
-            "cell": self._cell.copy(), "goal_cell": self._goal_cell.copy(), "padded": self._padded.copy(),
-            "goals": self.goals.copy(), "distances": self.distances.copy(), "steps": self.steps.copy(),
-            "images": self._images.copy(), "started": self._started, "max_start_distance": self.max_start_distance,
+            "cell": self._cell.copy(),
+            "goal_cell": self._goal_cell.copy(),
+            "padded": self._padded.copy(),
+            "goals": self.goals.copy(),
+            "distances": self.distances.copy(),
+            "steps": self.steps.copy(),
+            "images": self._images.copy(),
+            "started": self._started,
+            "max_start_distance": self.max_start_distance,
             "rngs": [None if r is None else r.bit_generator.state for r in self._rngs],
         }
 
@@ -298,7 +304,9 @@ class VINGridVecEnv(VecEnv):
         padded = np.pad(self.distances, ((0, 0), (1, 1), (1, 1)), constant_values=-1)
         k = np.arange(3)
         windows = padded[
-            np.arange(n)[:, None, None], pos[:, 0, None, None] + k[None, :, None], pos[:, 1, None, None] + k[None, None, :]
+            np.arange(n)[:, None, None],
+            pos[:, 0, None, None] + k[None, :, None],
+            pos[:, 1, None, None] + k[None, None, :],
         ]
         return first_true(optimal_action_masks(windows)[:, 1, 1])
 
@@ -330,8 +338,19 @@ class VINGridVecEnv(VecEnv):
     #: Attributes that differ between envs, read from the batch (``get_attr``).
     PER_ENV_ATTRS = ("agent_pos", "goal_pos", "obstacles")
     #: Settings shared by every env (``get_attr`` gives the same value for each).
-    SHARED_ATTRS = ("size", "max_steps", "step_reward", "collision_reward", "goal_reward", "map_spec",
-                    "render_mode", "cell_pixels", "observation_space", "action_space", "metadata")
+    SHARED_ATTRS = (
+        "size",
+        "max_steps",
+        "step_reward",
+        "collision_reward",
+        "goal_reward",
+        "map_spec",
+        "render_mode",
+        "cell_pixels",
+        "observation_space",
+        "action_space",
+        "metadata",
+    )
     #: Methods of the single env that ``env_method`` (and ``get_attr``, as callables) provides per env.
     METHODS = ("action_masks", "expert_action", "distance_map")
 
@@ -379,7 +398,9 @@ class VINGridVecEnv(VecEnv):
             "fixed at construction, and per-env state comes from reset options (set_options); build a new env instead"
         )
 
-    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any) -> list[Any]:
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
         """Call a method of the single env in each env of ``indices`` (see :data:`METHODS`)."""
         idx = self._indices(indices)
         if method_name not in self.METHODS:

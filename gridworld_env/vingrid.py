@@ -28,7 +28,9 @@ def check_action(action: Any) -> int:
     elif isinstance(action, np.ndarray) and action.shape == () and np.issubdtype(action.dtype, np.integer):
         a = int(action)
     else:
-        raise ValueError(f"action must be an integer in [0, {N_ACTIONS}), got {action!r} of type {type(action).__name__}")
+        raise ValueError(
+            f"action must be an integer in [0, {N_ACTIONS}), got {action!r} of type {type(action).__name__}"
+        )
     if not 0 <= a < N_ACTIONS:
         raise ValueError(f"action must be an integer in [0, {N_ACTIONS}), got {a}")
     return a
@@ -129,8 +131,11 @@ class VINGridEnv(gym.Env):
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         if not _is_int(cell_pixels) or cell_pixels < 2:
             raise ValueError(f"cell_pixels must be an int >= 2, got {cell_pixels!r}")
-        for name, value in (("step_reward", step_reward), ("collision_reward", collision_reward),
-                            ("goal_reward", goal_reward)):
+        for name, value in (
+            ("step_reward", step_reward),
+            ("collision_reward", collision_reward),
+            ("goal_reward", goal_reward),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise ValueError(f"{name} must be a number, got {value!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -206,8 +211,11 @@ class VINGridEnv(gym.Env):
             reward = self.step_reward
         truncated = not success and self._steps >= self.max_steps
         self._needs_reset = success or truncated
-        self._outcome = ", ".join(word for word, flag in (("reached the goal", success), ("collision", collided),
-                                                          ("time out", truncated)) if flag)
+        self._outcome = ", ".join(
+            word
+            for word, flag in (("reached the goal", success), ("collision", collided), ("time out", truncated))
+            if flag
+        )
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, success, truncated, {"is_success": success, "collision": collided}

@@ -53,8 +53,9 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(f"cell_pixels must be an int >= 2, got {px!r}")
         self.cell_pixels = int(px)
         size = env.observation_space["image"].shape[1]
-        self.observation_space = spaces.Box(0, 255, shape=(size * self.cell_pixels, size * self.cell_pixels, 3),
-                                            dtype=np.uint8)
+        self.observation_space = spaces.Box(
+            0, 255, shape=(size * self.cell_pixels, size * self.cell_pixels, 3), dtype=np.uint8
+        )
 
     def observation(self, observation: Any) -> np.ndarray:
         base = self.env.unwrapped

@@ -51,9 +51,16 @@ def test_messages_show_plain_cells_not_placeholders():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"max_steps": True}, "max_steps"), ({"max_steps": 2.0}, "max_steps"), ({"cell_pixels": 0}, "cell_pixels"),
-     ({"cell_pixels": 1}, "cell_pixels"), ({"cell_pixels": True}, "cell_pixels"), ({"size": True}, "size"),
-     ({"goal_reward": "1"}, "goal_reward"), ({"step_reward": None}, "step_reward")],
+    [
+        ({"max_steps": True}, "max_steps"),
+        ({"max_steps": 2.0}, "max_steps"),
+        ({"cell_pixels": 0}, "cell_pixels"),
+        ({"cell_pixels": 1}, "cell_pixels"),
+        ({"cell_pixels": True}, "cell_pixels"),
+        ({"size": True}, "size"),
+        ({"goal_reward": "1"}, "goal_reward"),
+        ({"step_reward": None}, "step_reward"),
+    ],
 )
 def test_bad_constructor_values_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):

@@ -56,9 +56,14 @@ def test_start_uniform_over_reachable_cells():
     assert counts[cells].min() > 850 and counts[cells].max() < 1150  # expected 1000 each
 
 
-@pytest.mark.parametrize("kwargs", [{"size": 2, "max_obstacles": 1, "max_obstacle_size": 1},
-                                    {"size": 8, "max_obstacles": 0, "max_obstacle_size": 1},
-                                    {"size": 8, "max_obstacles": 3, "max_obstacle_size": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"size": 2, "max_obstacles": 1, "max_obstacle_size": 1},
+        {"size": 8, "max_obstacles": 0, "max_obstacle_size": 1},
+        {"size": 8, "max_obstacles": 3, "max_obstacle_size": 0},
+    ],
+)
 def test_bad_spec(kwargs):
     with pytest.raises(ValueError):
         MapSpec(**kwargs)

@@ -9,8 +9,20 @@ from agents.bc import BCConfig, train_bc
 from agents.ppo import PPOConfig, build_ppo, curriculum_distance, init_policy, load_ppo_checkpoint, train_ppo
 from gridworld_env.vector import VINGridVecEnv
 
-TINY = dict(env_id="VINGrid-8x8-v0", n_envs=4, n_steps=16, batch_size=32, n_epochs=2, ch_h=8, k=5,
-            eval_freq=64, eval_episodes=8, checkpoint_freq=64, threads=1, max_steps=20)
+TINY = dict(
+    env_id="VINGrid-8x8-v0",
+    n_envs=4,
+    n_steps=16,
+    batch_size=32,
+    n_epochs=2,
+    ch_h=8,
+    k=5,
+    eval_freq=64,
+    eval_episodes=8,
+    checkpoint_freq=64,
+    threads=1,
+    max_steps=20,
+)
 
 
 def test_resume_equals_uninterrupted(tmp_path):
@@ -50,8 +62,10 @@ def test_init_from_bc_copies_the_policy(tmp_path):
         a, b = bc.policy.state_dict(), model.policy.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="does not match"):
-        train_ppo(PPOConfig(total_timesteps=64, init=str(tmp_path / "bc" / "model.zip"), **{**TINY, "k": 6, "ch_h": 9}),
-                  str(tmp_path / "bad"))
+        train_ppo(
+            PPOConfig(total_timesteps=64, init=str(tmp_path / "bc" / "model.zip"), **{**TINY, "k": 6, "ch_h": 9}),
+            str(tmp_path / "bad"),
+        )
 
 
 def test_curriculum_widens_then_ends():
@@ -90,9 +104,16 @@ def test_env_state_dict_round_trip():
         VINGridVecEnv(4, size=8).load_state_dict(state)
 
 
-@pytest.mark.parametrize("bad, message", [({"policy": "rnn"}, "policy"), ({"n_envs": 0}, "n_envs"),
-                                          ({"curriculum_fraction": 0}, "curriculum_fraction"),
-                                          ({"env_id": "Nope-v0"}, "unknown env"), ({"max_steps": 0}, "max_steps")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"policy": "rnn"}, "policy"),
+        ({"n_envs": 0}, "n_envs"),
+        ({"curriculum_fraction": 0}, "curriculum_fraction"),
+        ({"env_id": "Nope-v0"}, "unknown env"),
+        ({"max_steps": 0}, "max_steps"),
+    ],
+)
 def test_bad_settings_raise(bad, message):
     with pytest.raises(ValueError, match=message):
         PPOConfig(**bad)

@@ -8,8 +8,13 @@ from stable_baselines3 import PPO
 from agents.evaluation import evaluate_policy_on_maps
 from agents.zoo import load_pretrained, pretrained_path
 
-SHIPPED = [("VINGrid-8x8-v0", "bc"), ("VINGrid-16x16-v0", "bc"), ("VINGrid-28x28-v0", "bc"),
-           ("VINGrid-8x8-v0", "ppo"), ("VINGrid-16x16-v0", "ppo")]
+SHIPPED = [
+    ("VINGrid-8x8-v0", "bc"),
+    ("VINGrid-16x16-v0", "bc"),
+    ("VINGrid-28x28-v0", "bc"),
+    ("VINGrid-8x8-v0", "ppo"),
+    ("VINGrid-16x16-v0", "ppo"),
+]
 
 
 def wall_between(size: int) -> np.ndarray:

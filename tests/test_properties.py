@@ -34,8 +34,11 @@ def test_layout_properties(size, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(size=st.sampled_from(SIZES), seed=st.integers(0, 2**31 - 1),
-       actions=st.lists(st.integers(0, 7), min_size=1, max_size=60))
+@given(
+    size=st.sampled_from(SIZES),
+    seed=st.integers(0, 2**31 - 1),
+    actions=st.lists(st.integers(0, 7), min_size=1, max_size=60),
+)
 def test_no_action_sequence_enters_a_wall(size, seed, actions):
     env = ENVS[size]
     env.reset(seed=seed)

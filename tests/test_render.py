@@ -50,7 +50,10 @@ def test_pygame_not_imported_for_rgb_array():
         "import sys, gymnasium as gym; e = gym.make('gridworld_env:VINGrid-8x8-v0', render_mode='rgb_array');"
         "e.reset(seed=0); e.render(); print('pygame' in sys.modules)"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_wrappers():
@@ -119,15 +122,19 @@ def test_play_help():
 
 def test_play_cli_refuses_without_a_display_instead_of_hanging():
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
-    out = subprocess.run([sys.executable, "-m", "gridworld_env.play"], capture_output=True, text=True, env=env,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "gridworld_env.play"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert out.returncode == 2 and "no display" in out.stderr
 
 
-@pytest.mark.parametrize("args, message", [(["--env", "Foo-v0"], "unknown env 'Foo-v0'"),
-                                           (["--seed", "-1"], "--seed must be >= 0")])
+@pytest.mark.parametrize(
+    "args, message", [(["--env", "Foo-v0"], "unknown env 'Foo-v0'"), (["--seed", "-1"], "--seed must be >= 0")]
+)
 def test_play_cli_bad_arguments(args, message):
-    out = subprocess.run([sys.executable, "-m", "gridworld_env.play", *args], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "gridworld_env.play", *args], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
 
 

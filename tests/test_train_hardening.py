@@ -16,8 +16,20 @@ from agents.ppo import PPOConfig, train_ppo
 from train.__main__ import parse_args
 
 BC_TINY = dict(env_id="VINGrid-8x8-v0", n_maps=10, epochs=1, ch_h=4, k=3, val_maps=5, threads=1)
-PPO_TINY = dict(env_id="VINGrid-8x8-v0", n_envs=4, n_steps=16, batch_size=32, n_epochs=1, ch_h=4, k=3,
-                eval_freq=64, eval_episodes=4, checkpoint_freq=64, threads=1, max_steps=16)
+PPO_TINY = dict(
+    env_id="VINGrid-8x8-v0",
+    n_envs=4,
+    n_steps=16,
+    batch_size=32,
+    n_epochs=1,
+    ch_h=4,
+    k=3,
+    eval_freq=64,
+    eval_episodes=4,
+    checkpoint_freq=64,
+    threads=1,
+    max_steps=16,
+)
 
 
 # ---------------------------------------------------------------- 1. no silent overwrite
@@ -46,8 +58,22 @@ def test_ppo_overwrite_leaves_no_best_model_of_the_old_run(tmp_path):
 
 
 def test_cli_refuses_an_existing_run_and_overwrites_with_the_flag(tmp_path):
-    args = [sys.executable, "-m", "train", "bc", "--env", "VINGrid-8x8-v0", "--out", str(tmp_path), "--no-progress",
-            "n_maps=5", "epochs=1", "ch_h=4", "k=3", "val_maps=3"]
+    args = [
+        sys.executable,
+        "-m",
+        "train",
+        "bc",
+        "--env",
+        "VINGrid-8x8-v0",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+        "n_maps=5",
+        "epochs=1",
+        "ch_h=4",
+        "k=3",
+        "val_maps=3",
+    ]
     assert subprocess.run(args, capture_output=True, text=True).returncode == 0
     stamp = os.path.getmtime(tmp_path / "model.zip")
     again = subprocess.run(args, capture_output=True, text=True)
@@ -78,8 +104,18 @@ def test_bc_at_64x64_with_its_settings_does_not_diverge(tmp_path):
 
 
 # ---------------------------------------------------------------- 5. types checked before any work
-@pytest.mark.parametrize("key, value", [("epochs", 1.5), ("epochs", "abc"), ("epochs", True), ("lr", "fast"),
-                                        ("trajectories_per_map", 7.0), ("tied", 1), ("k", [3])])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("epochs", 1.5),
+        ("epochs", "abc"),
+        ("epochs", True),
+        ("lr", "fast"),
+        ("trajectories_per_map", 7.0),
+        ("tied", 1),
+        ("k", [3]),
+    ],
+)
 def test_bc_setting_types(key, value):
     with pytest.raises(ValueError, match=f"setting '{key}' must be of type"):
         BCConfig(**{key: value})
@@ -98,8 +134,12 @@ def test_int_for_float_is_taken_as_float():
 
 @pytest.mark.parametrize("override", ["epochs=1.5", "epochs=abc", "epochs=true"])
 def test_cli_refuses_bad_types_at_once(override):
-    out = subprocess.run([sys.executable, "-m", "train", "bc", "--env", "VINGrid-8x8-v0", override],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "train", "bc", "--env", "VINGrid-8x8-v0", override],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "setting 'epochs' must be of type int" in out.stderr
 
 

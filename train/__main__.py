@@ -45,15 +45,19 @@ def _common(sub: Any, config: str) -> None:
     sub.add_argument("--config", default=config, help=f"YAML settings per env id (default: {os.path.relpath(config)})")
     sub.add_argument("--out", default=None, help="run folder (default: runs/<env>__<algo>__seed<seed>)")
     sub.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    sub.add_argument("--overwrite", action="store_true",
-                     help="replace a run already in the run folder (without it, such a folder is refused)")
+    sub.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a run already in the run folder (without it, such a folder is refused)",
+    )
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_argument("overrides", nargs="*", help="key=value settings (fields of the config dataclass)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _common(sub.add_parser("bc", help="behaviour cloning of the BFS expert"), BC_CONFIG)
     ppo = sub.add_parser("ppo", help="PPO or MaskablePPO on the batched env")
@@ -95,13 +99,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bc":
             from agents.bc import train_bc
 
-            _, history = train_bc(cfg, out, resume=args.resume, progress=not args.no_progress,
-                                  log_dir=os.path.join(out, "tb"), overwrite=args.overwrite)
+            _, history = train_bc(
+                cfg,
+                out,
+                resume=args.resume,
+                progress=not args.no_progress,
+                log_dir=os.path.join(out, "tb"),
+                overwrite=args.overwrite,
+            )
         else:
             from agents.ppo import train_ppo
 
-            _, history = train_ppo(cfg, out, resume=args.resume, progress=not args.no_progress,
-                                   log_dir=os.path.join(out, "tb"), overwrite=args.overwrite)
+            _, history = train_ppo(
+                cfg,
+                out,
+                resume=args.resume,
+                progress=not args.no_progress,
+                log_dir=os.path.join(out, "tb"),
+                overwrite=args.overwrite,
+            )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -55,9 +55,20 @@ def map_statistics(size: int, n_maps: int, seed: int = 0) -> tuple[float, float]
 
 
 #: The demo's BC run: dense labels (every free cell of each map), Adam, cosine decay.
-DEMO_BC = {"env_id": "VINGrid-16x16-v0", "n_maps": 5000, "trajectories_per_map": None, "epochs": 10,
-           "batch_size": 2048, "loss": "optimal_set", "optimizer": "adam", "lr": 0.003, "lr_schedule": "cosine",
-           "max_grad_norm": 10.0, "val_maps": 200, "seed": 0}
+DEMO_BC = {
+    "env_id": "VINGrid-16x16-v0",
+    "n_maps": 5000,
+    "trajectories_per_map": None,
+    "epochs": 10,
+    "batch_size": 2048,
+    "loss": "optimal_set",
+    "optimizer": "adam",
+    "lr": 0.003,
+    "lr_schedule": "cosine",
+    "max_grad_norm": 10.0,
+    "val_maps": 200,
+    "seed": 0,
+}
 
 #: The paper's success rates (Table 1, VIN).
 PAPER_SUCCESS = {8: 0.996, 16: 0.993, 28: 0.970}
@@ -86,8 +97,9 @@ def vin_demo(out: str, episodes: int = 1000, progress: bool = True) -> tuple[Eva
     minutes = (time.perf_counter() - t0) / 60
     ours = evaluate_policy_on_maps(model.policy, 16, episodes, progress=progress)
     try:
-        shipped: EvalResult | None = evaluate_policy_on_maps(load_pretrained(cfg.env_id).policy, 16, episodes,
-                                                             progress=progress)
+        shipped: EvalResult | None = evaluate_policy_on_maps(
+            load_pretrained(cfg.env_id).policy, 16, episodes, progress=progress
+        )
     except ValueError:
         shipped = None
     print(f"\nBC VIN on {cfg.env_id}: {cfg.n_maps} maps, {cfg.epochs} epochs, {minutes:.1f} min of training.")
@@ -95,11 +107,15 @@ def vin_demo(out: str, episodes: int = 1000, progress: bool = True) -> tuple[Eva
         print(f"(The run in {run_dir} was continued or reused; delete that folder to train afresh.)")
     print(f"Success on {episodes} held-out maps (paper protocol):")
     print("| agent | success | collision-free | action accuracy |\n|---|---|---|---|")
-    print(f"| trained now | {100 * ours.success_rate:.1f} % | {100 * ours.collision_free_success_rate:.1f} % "
-          f"| {100 * ours.action_accuracy:.1f} % |")
+    print(
+        f"| trained now | {100 * ours.success_rate:.1f} % | {100 * ours.collision_free_success_rate:.1f} % "
+        f"| {100 * ours.action_accuracy:.1f} % |"
+    )
     if shipped is not None:
-        print(f"| shipped (agents/pretrained) | {100 * shipped.success_rate:.1f} % "
-              f"| {100 * shipped.collision_free_success_rate:.1f} % | {100 * shipped.action_accuracy:.1f} % |")
+        print(
+            f"| shipped (agents/pretrained) | {100 * shipped.success_rate:.1f} % "
+            f"| {100 * shipped.collision_free_success_rate:.1f} % | {100 * shipped.action_accuracy:.1f} % |"
+        )
     print(f"| VIN paper (Table 1) | {100 * PAPER_SUCCESS[16]:.1f} % | - | - |")
     gif = os.path.join(out, "vin16_episode.gif")
     episode_with_value_map(model.policy, cfg.env_id, seed=10**9, path=gif)

@@ -33,8 +33,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="VINGrid-16x16-v0", help="registered env id (default: %(default)s)")
     parser.add_argument("--maps", type=int, default=5000, help="number of maps (default: %(default)s)")
-    parser.add_argument("--trajectories", type=trajectories_arg, default=7,
-                        help="expert trajectories per map, or 'all' for every free cell (default: 7)")
+    parser.add_argument(
+        "--trajectories",
+        type=trajectories_arg,
+        default=7,
+        help="expert trajectories per map, or 'all' for every free cell (default: 7)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="first env seed (default: %(default)s)")
     parser.add_argument("--out", required=True, help="output .npz path")
     args = parser.parse_args(argv)
@@ -47,8 +51,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     t = time.perf_counter()
     data = make_dataset(size, args.maps, args.trajectories, args.seed)
     data.save(args.out)
-    print(f"wrote {args.out}: {data.n_maps} maps, {len(data)} labelled states "
-          f"(env seeds {args.seed}..{args.seed + args.maps - 1}) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    print(
+        f"wrote {args.out}: {data.n_maps} maps, {len(data)} labelled states "
+        f"(env seeds {args.seed}..{args.seed + args.maps - 1}) in {time.perf_counter() - t:.1f} s",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":
