@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install -c constraints.txt
 
-.PHONY: demo test test-slow lint type bench clean
+.PHONY: demo test test-slow lint format format-check type bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python -m train.demo
 
-test: $(STAMP)
+# The README's test command: lint, format check, type check, then the tests.
+test: lint format-check type
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
@@ -24,8 +25,14 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+format-check: $(STAMP)
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+
 type: $(STAMP)
-	$(BIN)/mypy gridworld_env agents
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

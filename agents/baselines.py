@@ -29,7 +29,9 @@ from agents.policies import group_maps
 def _check_space(observation_space: spaces.Space, name: str) -> tuple[int, int, int]:
     if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
         raise ValueError(f"{name} needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
-    channels, height, width = observation_space["image"].shape
+    shape = observation_space["image"].shape
+    assert shape is not None, "the image space has a shape"
+    channels, height, width = shape
     return channels, height, width
 
 

@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 from agents.baselines import CNNPolicy, FCNPolicy
 from agents.checkpoints import load_state, prepare_run_dir, save_state
@@ -120,7 +121,8 @@ def build_model(cfg: BCConfig) -> PPO:
         }
     elif cfg.policy == "fcn":
         policy_kwargs["features_extractor_kwargs"] = {"ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
-    policy = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}[cfg.policy]
+    policies: dict[str, type[ActorCriticPolicy]] = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}
+    policy = policies[cfg.policy]
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
     return PPO(policy, gym.make(cfg.env_id), policy_kwargs=policy_kwargs, seed=cfg.seed, device=device, verbose=0)
 
@@ -162,12 +164,13 @@ def map_batches(data: ExpertDataset, batch_size: int, rng: np.random.Generator) 
 
 
 def bc_loss(
-    policy: torch.nn.Module, obs: dict[str, torch.Tensor], actions: torch.Tensor, optimal: torch.Tensor, kind: str
+    policy: ActorCriticPolicy, obs: dict[str, torch.Tensor], actions: torch.Tensor, optimal: torch.Tensor, kind: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of the policy's action distribution; returns (loss, tie-aware hits)."""
     # SB3's get_distribution, without torch's argument validation, so that a diverged network's
     # non-finite logits reach the divergence check instead of raising inside torch.
     features = policy.extract_features(obs, policy.pi_features_extractor)
+    assert isinstance(features, torch.Tensor), "one features extractor gives one tensor"
     logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
     log_probs = logits - logits.logsumexp(dim=-1, keepdim=True)  # as torch's Categorical normalises
     if kind == "expert":

@@ -9,7 +9,6 @@ before any work, whether the config comes from the command line or from Python.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import types
 import typing
@@ -26,7 +25,6 @@ BC_CONFIG = os.path.join(HYPERPARAMS, "bc.yml")
 PPO_CONFIG = os.path.join(HYPERPARAMS, "ppo.yml")
 
 
-@functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium.utils.seeding import np_random
+from stable_baselines3.common.policies import BasePolicy
 
-from agents.policies import VINExtractor
+from agents.policies import VINExtractor, vin_of
 from gridworld_env.core import (
     ACTIONS,
     first_true,
@@ -64,7 +65,7 @@ def held_out_episodes(size: int, episodes: int, seed: int = TEST_SEED, spec: Map
     return sample_episodes([np_random(seed + i)[0] for i in range(episodes)], spec or default_spec(size))
 
 
-def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256, plan_cache: bool = True) -> ActFn:
+def policy_act_fn(policy: BasePolicy, ep: Episodes, chunk: int = 256, plan_cache: bool = True) -> ActFn:
     """An :data:`ActFn` for an SB3 policy on the maps of ``ep`` (deterministic actions).
 
     A VIN policy plans each map once and caches Q (the plan of an episode serves all its
@@ -75,6 +76,7 @@ def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256, plan_
     images = observation_images(ep.obstacles, ep.goals, np.float32)
     extractor = getattr(policy, "features_extractor", None)
     if plan_cache and isinstance(extractor, VINExtractor):
+        _, head = vin_of(policy)
         with torch.no_grad():
             q = torch.cat(
                 [
@@ -86,7 +88,7 @@ def policy_act_fn(policy: torch.nn.Module, ep: Episodes, chunk: int = 256, plan_
         def act_vin(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
             with torch.no_grad():
                 idx = [torch.as_tensor(a, device=device) for a in (m, r, c)]
-                logits = policy.action_net(extractor.vin.act(q, *idx))
+                logits = head(extractor.vin.act(q, *idx))
             return logits.argmax(dim=1).cpu().numpy()
 
         return act_vin
@@ -166,7 +168,7 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
 
 
 def evaluate_policy_on_maps(
-    policy: torch.nn.Module, size: int, episodes: int = 1000, seed: int = TEST_SEED, progress: bool = False
+    policy: BasePolicy, size: int, episodes: int = 1000, seed: int = TEST_SEED, progress: bool = False
 ) -> EvalResult:
     """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size.
 
@@ -181,7 +183,7 @@ def evaluate_policy_on_maps(
     return evaluate_act_fn(policy_act_fn(policy, ep), ep, progress)
 
 
-def check_policy_size(policy: torch.nn.Module, size: int) -> None:
+def check_policy_size(policy: BasePolicy, size: int) -> None:
     """``ValueError`` naming the map size an SB3 policy was made for, if it is not ``size``."""
     space = getattr(policy, "observation_space", None)
     try:

@@ -91,7 +91,9 @@ class VINExtractor(BaseFeaturesExtractor):
         if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
         super().__init__(observation_space, features_dim=ch_q)
-        channels, height, _ = observation_space["image"].shape
+        shape = observation_space["image"].shape
+        assert shape is not None, "the image space has a shape"
+        channels, height, _ = shape
         self.vin = VIN(
             channels,
             k if k is not None else default_k(height),
@@ -154,7 +156,7 @@ def _detach_inputs(module: torch.nn.Module, args: tuple) -> tuple:
 class _VINPolicyMixin:
     """Constructor logic shared by :class:`VINPolicy` and :class:`MaskableVINPolicy`."""
 
-    value_net: torch.nn.Module
+    value_net: torch.nn.Linear
 
     def _vin_setup(self, value_gradients: bool) -> None:
         self.value_gradients = value_gradients
@@ -202,4 +204,6 @@ def vin_of(policy: torch.nn.Module) -> tuple[VIN, torch.nn.Module]:
     extractor = getattr(policy, "features_extractor", None) or getattr(policy, "pi_features_extractor", None)
     if not isinstance(extractor, VINExtractor):
         raise ValueError(f"{type(policy).__name__} has no VINExtractor: not a VIN policy")
-    return extractor.vin, policy.action_net
+    head = policy.action_net
+    assert isinstance(head, torch.nn.Module), "an SB3 actor-critic policy has an action_net"
+    return extractor.vin, head

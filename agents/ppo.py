@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import typing
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -281,7 +282,7 @@ class _Checkpoint(BaseCallback):
         batched_env(self.training_env).set_max_start_distance(curriculum_distance(self.cfg, self.num_timesteps))
         if self.num_timesteps >= self.next_save:
             self.extra["best_mean_reward"] = float(self.evaluation.best_mean_reward)
-            save_checkpoint(self.path, self.model, self.cfg, self.extra)
+            save_checkpoint(self.path, typing.cast(OnPolicyAlgorithm, self.model), self.cfg, self.extra)
             self.next_save = (self.num_timesteps // self.cfg.checkpoint_freq + 1) * self.cfg.checkpoint_freq
 
     def _on_step(self) -> bool:

@@ -17,6 +17,8 @@ Two exact speed-ups over the published code:
 
 from __future__ import annotations
 
+import typing
+
 import torch
 from torch import nn
 
@@ -95,7 +97,11 @@ class VIN(nn.Module):
         """
         from gridworld_env.core import ACTIONS
 
-        pairs = [(self.q_from_reward, self.q_from_value), *zip(self.untied_reward, self.untied_value)]
+        pairs: list[tuple[nn.Conv2d, nn.Conv2d]] = [(self.q_from_reward, self.q_from_value)]
+        pairs += [
+            (typing.cast(nn.Conv2d, r), typing.cast(nn.Conv2d, v))
+            for r, v in zip(self.untied_reward, self.untied_value)
+        ]
         with torch.no_grad():
             for from_reward, from_value in pairs:
                 from_value.weight.zero_()

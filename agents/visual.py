@@ -5,22 +5,25 @@ Used by ``python -m eval --render`` and by ``make demo``; no plotting library ne
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.policies import BasePolicy
 
 from agents.policies import vin_of
 from gridworld_env.core import observation_images
+from gridworld_env.vingrid import VINGridEnv
 
 #: Colour ramp of value maps, low to high (dark blue, teal, yellow).
 RAMP = np.array([[30, 40, 110], [40, 150, 140], [250, 225, 60]], dtype=np.float64)
 
 
 def policy_episode_frames(
-    policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 16, paper_limit: bool = True
+    policy: BasePolicy, env_id: str, seed: int, cell_pixels: int = 16, paper_limit: bool = True
 ) -> tuple[list[np.ndarray], bool]:
     """Roll ``policy`` (deterministic) on the map of ``env.reset(seed=seed)`` and draw each step.
 
@@ -31,11 +34,12 @@ def policy_episode_frames(
     env = gym.make(env_id, render_mode="rgb_array", cell_pixels=cell_pixels)
     obs, info = env.reset(seed=seed)
     limit = 2 * int(info["shortest_path_length"]) if paper_limit else None
-    frames, success, steps = [env.render()], False, 0
+    frames: list[np.ndarray] = [np.asarray(env.render())]
+    success, steps = False, 0
     while True:
         action, _ = policy.predict(obs, deterministic=True)
         obs, _, terminated, truncated, info = env.step(int(action))
-        frames.append(env.render())
+        frames.append(np.asarray(env.render()))
         steps += 1
         success = bool(info["is_success"])
         if terminated or truncated or (limit is not None and steps >= limit):
@@ -45,7 +49,7 @@ def policy_episode_frames(
 
 
 def value_images(
-    policy: torch.nn.Module, obstacles: np.ndarray, goal: tuple[int, int]
+    policy: BasePolicy, obstacles: np.ndarray, goal: tuple[int, int]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The learned reward and the value after each VI iteration of a VIN policy on one map.
 
@@ -88,7 +92,7 @@ def side_by_side(*images: np.ndarray, gap: int = 4) -> np.ndarray:
 
 
 def render_policy(
-    policy: torch.nn.Module, env_id: str, seeds: list[int], mode: str, path: str | None = None, fps: int = 8
+    policy: BasePolicy, env_id: str, seeds: list[int], mode: str, path: str | None = None, fps: int = 8
 ) -> list[bool]:
     """Show (``mode="human"``, a pygame window) or save (``mode="gif"``, to ``path``) policy episodes.
 
@@ -200,7 +204,7 @@ def _value_range(values: np.ndarray, obstacles: np.ndarray) -> str:
 
 
 def planner_pictures(
-    policy: torch.nn.Module, env_id: str, seed: int, cell_pixels: int = 12
+    policy: BasePolicy, env_id: str, seed: int, cell_pixels: int = 12
 ) -> tuple[np.ndarray, list[np.ndarray], bool]:
     """The planner at work on the map of ``env.reset(seed=seed)``.
 
@@ -213,13 +217,13 @@ def planner_pictures(
 
     env = gym.make(env_id)
     obs, info = env.reset(seed=seed)
-    base = env.unwrapped
-    obstacles, goal = base.obstacles.copy(), tuple(base.goal_pos)
-    path, success = [tuple(base.agent_pos)], False
+    base = typing.cast(VINGridEnv, env.unwrapped)
+    obstacles, goal = base.obstacles.copy(), base.goal_pos
+    path, success = [base.agent_pos], False
     for _ in range(2 * int(info["shortest_path_length"])):
         action, _ = policy.predict(obs, deterministic=True)
         obs, _, terminated, truncated, step_info = env.step(int(action))
-        path.append(tuple(base.agent_pos))
+        path.append(base.agent_pos)
         if terminated or truncated:
             success = bool(step_info["is_success"])
             break

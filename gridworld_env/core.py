@@ -99,7 +99,7 @@ def observation_images(obstacles: np.ndarray, goals: np.ndarray, dtype: type = n
     :param goals: (B, 2) int goal cells.
     """
     b = obstacles.shape[0]
-    images = np.zeros((b, 2) + obstacles.shape[1:], dtype=dtype)
+    images: np.ndarray = np.zeros((b, 2) + obstacles.shape[1:], dtype=dtype)
     images[:, 0] = obstacles
     images[np.arange(b), 1, goals[:, 0], goals[:, 1]] = 1
     return images

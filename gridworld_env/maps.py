@@ -353,7 +353,7 @@ def sample_episodes(
         if not status.any():
             return Episodes(obstacles, goals, starts, dist)
         bad = np.flatnonzero(status)
-        for i in bad:
+        for i in bad.tolist():
             if status[i] == START_ISOLATED:
                 if starts_in[i, 0] < 0:
                     raise ValueError("the given obstacles leave no free cell for the start and the goal")
@@ -361,7 +361,7 @@ def sample_episodes(
             if has_fixed[i] and goals_in[i, 0] >= 0:
                 what = f"the start {_cell(starts_in[i])}" if starts_in[i, 0] >= 0 else "any other cell"
                 raise ValueError(f"the goal {_cell(goals_in[i])} cannot be reached from {what} on the given obstacles")
-        sub_u = np.stack([rngs[i].random(length) for i in bad])
+        sub_u = np.stack([rngs[i].random(length) for i in bad.tolist()])
         sub = [np.empty_like(a[bad]) for a in (obstacles, dist, goals, starts, status)]
         _layout_batch(
             sub_u,

@@ -52,7 +52,7 @@ class _ReadOnlyInfo(dict):
 
     __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _refuse  # type: ignore[assignment]
 
-    def copy(self) -> dict:  # type: ignore[override]
+    def copy(self) -> dict:
         return {}
 
     def __copy__(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import gymnasium as gym
@@ -9,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from gridworld_env.rendering import draw_frame
+from gridworld_env.vingrid import VINGridEnv
 
 
 class ImageObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
@@ -21,7 +23,11 @@ class ImageObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.ObservationWrapper.__init__(self, env)
-        _, h, w = env.observation_space["image"].shape
+        space = env.observation_space
+        assert isinstance(space, spaces.Dict), "a VINGrid env has a Dict observation space"
+        shape = space["image"].shape
+        assert shape is not None, "the image space has a shape"
+        _, h, w = shape
         self.observation_space = spaces.Box(0, 1, shape=(3, h, w), dtype=np.uint8)
 
     def observation(self, observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -46,17 +52,17 @@ class PixelObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, cell_pixels=cell_pixels)
         gym.ObservationWrapper.__init__(self, env)
         base = env.unwrapped
-        if not all(hasattr(base, a) for a in ("obstacles", "goal_pos", "agent_pos", "trail", "cell_pixels")):
+        if not isinstance(base, VINGridEnv):
             raise ValueError(f"PixelObservation needs a VINGrid env, got {type(base).__name__}")
         px = base.cell_pixels if cell_pixels is None else cell_pixels
         if isinstance(px, bool) or not isinstance(px, (int, np.integer)) or px < 2:
             raise ValueError(f"cell_pixels must be an int >= 2, got {px!r}")
         self.cell_pixels = int(px)
-        size = env.observation_space["image"].shape[1]
+        size = base.size
         self.observation_space = spaces.Box(
             0, 255, shape=(size * self.cell_pixels, size * self.cell_pixels, 3), dtype=np.uint8
         )
 
     def observation(self, observation: Any) -> np.ndarray:
-        base = self.env.unwrapped
+        base = typing.cast(VINGridEnv, self.env.unwrapped)
         return draw_frame(base.obstacles, base.goal_pos, base.agent_pos, base.trail, self.cell_pixels)
