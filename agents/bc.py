@@ -27,7 +27,14 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from agents.baselines import CNNPolicy, FCNPolicy
 from agents.checkpoints import load_state, prepare_run_dir, save_state
-from agents.config import check_choice, check_positive, check_resume_settings, check_types
+from agents.config import (
+    check_choice,
+    check_device,
+    check_positive,
+    check_resume_settings,
+    check_types,
+    resolve_device,
+)
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
 from gridworld_env import env_size
@@ -101,8 +108,7 @@ class BCConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
-        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
-            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
+        check_device(self.device)
         if self.seed < 0 or self.seed + self.n_maps > VAL_SEED:
             raise ValueError(f"training seeds [{self.seed}, {self.seed + self.n_maps}) must lie in [0, {VAL_SEED})")
 
@@ -123,7 +129,7 @@ def build_model(cfg: BCConfig) -> PPO:
         policy_kwargs["features_extractor_kwargs"] = {"ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
     policies: dict[str, type[ActorCriticPolicy]] = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}
     policy = policies[cfg.policy]
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    device = resolve_device(cfg.device)
     return PPO(policy, gym.make(cfg.env_id), policy_kwargs=policy_kwargs, seed=cfg.seed, device=device, verbose=0)
 
 

@@ -82,6 +82,23 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
+def check_device(device: str) -> None:
+    """``ValueError`` unless ``device`` is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
+    if device not in ("auto", "cpu") and not (
+        device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())
+    ):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+
+
+def resolve_device(device: str) -> str:
+    """The torch device of a ``device`` setting: ``auto`` is CUDA when there is one, else the CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def make_config(cls: Any, values: dict[str, Any], what: str) -> Any:
     """``cls(**values)`` for a config dataclass, with a clear error for unknown keys."""
     known = {f.name for f in dataclasses.fields(cls)}

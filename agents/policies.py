@@ -123,6 +123,10 @@ class VINExtractor(BaseFeaturesExtractor):
         return self.vin.act(q, index, pos[:, 0], pos[:, 1])
 
     def _cached_plans(self, maps: torch.Tensor) -> torch.Tensor:
+        # The cache is keyed on each parameter's storage and torch's in-place version counter
+        # (``Tensor._version``, private): an optimiser step or ``load_state_dict`` bumps it.
+        # ``tests/test_agents.py::test_plan_cache_is_exact_and_follows_weight_updates`` fails if
+        # torch stops doing so.
         version = tuple((p.data_ptr(), p._version) for p in self.parameters())
         if version != self._cache_version or len(self._cache) + maps.shape[0] > self.CACHE_SIZE:
             self._cache, self._cache_version = {}, version

@@ -36,7 +36,14 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from agents.baselines import CNNPolicy, FCNPolicy, MaskableCNNPolicy, MaskableFCNPolicy
 from agents.checkpoints import load_state, prepare_run_dir, save_state
-from agents.config import check_choice, check_positive, check_resume_settings, check_types
+from agents.config import (
+    check_choice,
+    check_device,
+    check_positive,
+    check_resume_settings,
+    check_types,
+    resolve_device,
+)
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import MaskableVINPolicy, VINPolicy
 from gridworld_env import env_size
@@ -118,6 +125,8 @@ class PPOConfig:
     """Seeds torch, numpy, the training envs (``seed + i``) and PPO."""
     threads: int = 2
     """Torch CPU threads."""
+    device: str = "cpu"
+    """Torch device for the model: ``cpu``, ``cuda`` (``cuda:N``), or ``auto`` (CUDA when there is one)."""
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -140,6 +149,7 @@ class PPOConfig:
         )
         if self.k is not None:
             check_positive(self, ("k",))
+        check_device(self.device)
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.curriculum_fraction <= 1:
@@ -191,7 +201,7 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
         ent_coef=cfg.ent_coef,
         policy_kwargs=kwargs,
         seed=cfg.seed,
-        device="cpu",
+        device=resolve_device(cfg.device),
         verbose=0,
     )
 
@@ -233,7 +243,12 @@ def map_grouped_order(episode_starts: np.ndarray) -> np.ndarray:
 
 
 class _MapGroupedGet:
-    """Rollout-buffer mixin: minibatches of whole episodes (see :func:`map_grouped_order`)."""
+    """Rollout-buffer mixin: minibatches of whole episodes (see :func:`map_grouped_order`).
+
+    It re-implements SB3's ``RolloutBuffer.get`` (a private method) with another order.
+    ``tests/test_ppo.py::test_map_grouped_buffer_yields_exactly_what_sb3s_buffer_holds`` fails if
+    SB3 changes what its buffer holds or how it flattens it.
+    """
 
     _tensor_names: tuple[str, ...] = ("actions", "values", "log_probs", "advantages", "returns")
     full: bool
@@ -386,7 +401,7 @@ def train_ppo(
         state = load_ppo_checkpoint(ckpt)
         check_resume_settings(ckpt, state["config"], asdict(cfg), may_differ=("total_timesteps",))
         algo = MaskablePPO if cfg.masked else PPO
-        model: OnPolicyAlgorithm = algo.load(io.BytesIO(state["model"]), env=env, device="cpu")
+        model: OnPolicyAlgorithm = algo.load(io.BytesIO(state["model"]), env=env, device=resolve_device(cfg.device))
         batched_env(env).load_state_dict(state["env"])
         model._last_obs = state["last_obs"]
         model._last_episode_starts = state["last_episode_starts"]

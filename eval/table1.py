@@ -138,9 +138,13 @@ def run_one(
     result_path = os.path.join(run_dir, "result.json")
     settings = {**asdict(bc), "device": "any", "threads": "any", "episodes": cfg.episodes}
     if os.path.exists(result_path):
-        with open(result_path) as f:
-            done = json.load(f)
-        if done.get("settings") == settings:
+        try:
+            with open(result_path) as f:
+                done = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # damaged outside us: computed again
+            log(f"{result_path} is unreadable ({exc}); evaluating that run again")
+            done = {}
+        if isinstance(done, dict) and done.get("settings") == settings:
             return done
     resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
     t0 = time.perf_counter()

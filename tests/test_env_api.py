@@ -105,9 +105,12 @@ def test_bad_actions_raise(bad):
 
 @pytest.mark.parametrize("good", [np.int64(3), np.int8(0), np.array(2), 7])
 def test_numpy_integer_actions_accepted(good):
-    env = gym.make("VINGrid-8x8-v0")
+    env, same = gym.make("VINGrid-8x8-v0"), gym.make("VINGrid-8x8-v0")
     env.reset(seed=0)
-    env.step(good)
+    same.reset(seed=0)
+    obs, reward, *_ = env.step(good)
+    expected, expected_reward, *_ = same.step(int(good))
+    assert np.array_equal(obs["position"], expected["position"]) and reward == expected_reward
 
 
 def test_step_before_reset_raises():

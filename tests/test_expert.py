@@ -23,8 +23,14 @@ def test_trajectories_follow_the_expert():
             dr, dc = ACTIONS[a]
             assert dist[r + dr, c + dc] == dist[r, c] - 1
         # The first trajectory starts where the env starts, and has exactly its BFS length.
-        first = [tuple(s) for s in states].index(env.agent_pos)
-        assert first >= 0
+        # The first trajectory starts where the env starts, and is the expert's path: every one
+        # of its BFS-length cells is labelled.
+        labelled = [tuple(int(x) for x in s) for s in states]
+        path = []
+        while env.agent_pos != env.goal_pos:
+            path.append(env.agent_pos)
+            env.step(env.expert_action())
+        assert labelled[0] == path[0] and len(path) == dist[path[0]] and set(path) <= set(labelled)
         assert (dist[tuple(states.T)] == 1).sum() == 3  # each trajectory passes one step from the goal
 
 

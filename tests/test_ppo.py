@@ -45,11 +45,20 @@ def test_resume_refuses_other_settings_and_foreign_files(tmp_path):
 
 
 @pytest.mark.parametrize("policy, masked", [("vin", True), ("cnn", False), ("fcn", True), ("mlp", False)])
-def test_every_policy_learns_briefly(policy, masked, tmp_path):
-    model, history = train_ppo(PPOConfig(total_timesteps=128, policy=policy, masked=masked, **TINY), str(tmp_path))
+def test_every_policy_trains_and_round_trips(policy, masked, tmp_path):
+    cfg = PPOConfig(total_timesteps=128, policy=policy, masked=masked, **TINY)
+    model, history = train_ppo(cfg, str(tmp_path))
     assert type(model).__name__ == ("MaskablePPO" if masked else "PPO")
-    assert len(history) == 2 and all(0 <= h["success_rate"] <= 1 for h in history)
-    assert (tmp_path / "model.zip").exists() and (tmp_path / "best_model.zip").exists()
+    assert [h["timesteps"] for h in history] == [64, 128]
+    # Two updates moved the weights away from the (seeded) start.
+    start = build_ppo(cfg, VINGridVecEnv(cfg.n_envs, size=8)).policy.state_dict()
+    trained = model.policy.state_dict()
+    assert any(not torch.equal(start[k], trained[k]) for k in start)
+    # The saved zip acts as the trained model.
+    loaded = type(model).load(tmp_path / "model.zip", device="cpu")
+    obs = VINGridVecEnv(4, size=8, seed=7).reset()
+    assert np.array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+    assert (tmp_path / "best_model.zip").exists()
 
 
 def test_init_from_bc_copies_the_policy(tmp_path):
@@ -123,3 +132,64 @@ def test_saved_model_loads_with_plain_ppo(tmp_path):
     train_ppo(PPOConfig(total_timesteps=64, **TINY), str(tmp_path))
     model = PPO.load(tmp_path / "model.zip", device="cpu")
     assert model.policy.features_extractor.vin.k == 5
+
+
+def test_resume_partway_through_the_curriculum_equals_uninterrupted(tmp_path, monkeypatch):
+    import shutil
+
+    import agents.ppo as ppo
+
+    cfg = PPOConfig(total_timesteps=256, curriculum=True, curriculum_fraction=1.0, **TINY)
+    saved = ppo.save_checkpoint
+
+    def keep_the_one_at_128(path, model, cfg_, extra):
+        saved(path, model, cfg_, extra)
+        if model.num_timesteps == 128:
+            shutil.copy(path, tmp_path / "at128.pt")
+
+    monkeypatch.setattr(ppo, "save_checkpoint", keep_the_one_at_128)
+    straight, history = train_ppo(cfg, str(tmp_path / "a"))
+    monkeypatch.setattr(ppo, "save_checkpoint", saved)
+    state = load_ppo_checkpoint(str(tmp_path / "at128.pt"))
+    assert state["num_timesteps"] == 128 and state["env"]["max_start_distance"] is not None  # mid-curriculum
+    (tmp_path / "b").mkdir()
+    shutil.copy(tmp_path / "at128.pt", tmp_path / "b" / "checkpoint.pt")
+    resumed, resumed_history = train_ppo(cfg, str(tmp_path / "b"), resume=True)
+    a, b = straight.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a) and resumed_history == history
+
+
+def test_map_grouped_buffer_yields_exactly_what_sb3s_buffer_holds():
+    """Our buffer re-implements SB3's private ``get``: if SB3 changes what its buffer holds or how
+    it flattens it, this fails (the grouped buffer must then be updated or dropped)."""
+    from stable_baselines3.common.buffers import DictRolloutBuffer
+
+    from agents.ppo import MapGroupedDictRolloutBuffer
+
+    env = VINGridVecEnv(2, size=8, seed=0)
+    buffers = [
+        cls(8, env.observation_space, env.action_space, n_envs=2)
+        for cls in (DictRolloutBuffer, MapGroupedDictRolloutBuffer)
+    ]
+    rng = np.random.default_rng(0)
+    obs = env.reset()
+    for step in range(8):
+        actions = rng.integers(0, 8, size=(2, 1))
+        values, log_probs = torch.as_tensor(rng.normal(size=(2, 1))), torch.as_tensor(rng.normal(size=2))
+        starts = rng.random(2) < 0.3
+        for buf in buffers:
+            buf.add(
+                {k: v.copy() for k, v in obs.items()}, actions, np.full(2, step, np.float32), starts, values, log_probs
+            )
+        obs, *_ = env.step(actions[:, 0])
+    for buf in buffers:
+        buf.compute_returns_and_advantage(torch.zeros(2), np.zeros(2, dtype=bool))
+    ours, theirs = (next(buf.get(None)) for buf in buffers[::-1])
+    assert set(ours._fields) == set(theirs._fields)
+
+    def rows(sample):  # every sample as one row of numbers, in a canonical order
+        parts = [sample.observations[k].reshape(16, -1) for k in sorted(sample.observations)]
+        parts += [getattr(sample, f).reshape(16, -1) for f in sample._fields if f != "observations"]
+        return sorted(map(tuple, torch.cat([p.double() for p in parts], dim=1).tolist()))
+
+    assert rows(ours) == rows(theirs)
