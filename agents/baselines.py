@@ -98,29 +98,35 @@ def _defaults(kwargs: dict[str, Any], extractor: type) -> dict[str, Any]:
     return kwargs
 
 
-class CNNPolicy(MultiInputActorCriticPolicy):
+class _ExtractorPolicy:
+    """The body of the baseline policies: SB3's actor-critic policy on the class's ``extractor``
+    (SB3 saves a policy by its class, so each extractor and algorithm keeps a class of its own)."""
+
+    extractor: type[BaseFeaturesExtractor]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **_defaults(kwargs, self.extractor))
+
+
+class CNNPolicy(_ExtractorPolicy, MultiInputActorCriticPolicy):
     """Actor-critic policy on :class:`CNNExtractor`, for ``PPO(CNNPolicy, env)``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **_defaults(kwargs, CNNExtractor))
+    extractor = CNNExtractor
 
 
-class FCNPolicy(MultiInputActorCriticPolicy):
+class FCNPolicy(_ExtractorPolicy, MultiInputActorCriticPolicy):
     """Actor-critic policy on :class:`FCNExtractor`, for ``PPO(FCNPolicy, env)``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **_defaults(kwargs, FCNExtractor))
+    extractor = FCNExtractor
 
 
-class MaskableCNNPolicy(MaskableMultiInputActorCriticPolicy):
+class MaskableCNNPolicy(_ExtractorPolicy, MaskableMultiInputActorCriticPolicy):
     """:class:`CNNPolicy` for sb3-contrib's ``MaskablePPO``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **_defaults(kwargs, CNNExtractor))
+    extractor = CNNExtractor
 
 
-class MaskableFCNPolicy(MaskableMultiInputActorCriticPolicy):
+class MaskableFCNPolicy(_ExtractorPolicy, MaskableMultiInputActorCriticPolicy):
     """:class:`FCNPolicy` for sb3-contrib's ``MaskablePPO``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **_defaults(kwargs, FCNExtractor))
+    extractor = FCNExtractor

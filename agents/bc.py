@@ -411,7 +411,7 @@ def _log_epoch(writer: Any, cfg: BCConfig, policy: Any, figures: dict[str, float
         if key != "epoch":
             writer.add_scalar(f"bc/{key}", value, epoch)
     if cfg.policy == "vin":
-        from agents.visual import planner_pictures
+        from agents.pictures import planner_pictures
 
         grid, _, _ = planner_pictures(policy, cfg.env_id, VAL_SEED)
         writer.add_image("bc/planner_reward_then_values", grid, epoch, dataformats="HWC")

@@ -158,17 +158,20 @@ def _detach_inputs(module: torch.nn.Module, args: tuple) -> tuple:
 
 
 class _VINPolicyMixin:
-    """Constructor logic shared by :class:`VINPolicy` and :class:`MaskableVINPolicy`."""
+    """The body of :class:`VINPolicy` and :class:`MaskableVINPolicy` (SB3 saves a policy by its
+    class, so each algorithm keeps a class of its own)."""
 
     value_net: torch.nn.Linear
 
-    def _vin_setup(self, value_gradients: bool) -> None:
+    def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **_vin_defaults(kwargs))
         self.value_gradients = value_gradients
         _zero_value_kernels(self)  # type: ignore[arg-type]
         if not value_gradients:
             self.value_net.register_forward_pre_hook(_detach_inputs)
 
-    def _add_vin_parameters(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data: dict[str, Any] = super()._get_constructor_parameters()  # type: ignore[misc]
         data["value_gradients"] = self.value_gradients
         return data
 
@@ -184,23 +187,9 @@ class VINPolicy(_VINPolicyMixin, MultiInputActorCriticPolicy):
         the planner.
     """
 
-    def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **_vin_defaults(kwargs))
-        self._vin_setup(value_gradients)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        return self._add_vin_parameters(super()._get_constructor_parameters())
-
 
 class MaskableVINPolicy(_VINPolicyMixin, MaskableMultiInputActorCriticPolicy):
     """The same for sb3-contrib's ``MaskablePPO(MaskableVINPolicy, env)``."""
-
-    def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **_vin_defaults(kwargs))
-        self._vin_setup(value_gradients)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        return self._add_vin_parameters(super()._get_constructor_parameters())
 
 
 def vin_of(policy: torch.nn.Module) -> tuple[VIN, torch.nn.Module]:

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.as_dict().items()}
     report = {"env": args.env, "model": args.model, "seed": args.seed, **figures}
     if args.render is not None:
-        from agents.visual import render_policy
+        from agents.pictures import render_policy
 
         if args.render == "gif":
             os.makedirs(os.path.dirname(os.path.abspath(args.render_out)), exist_ok=True)

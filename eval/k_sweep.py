@@ -13,7 +13,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eval.results import train_and_score, write_table
+from eval.results import write_table
+from eval.training import train_and_score
 
 
 def k_sweep(

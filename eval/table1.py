@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from eval.results import mean_spread
 from gridworld_env.atomic import atomic_path
 
 #: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
@@ -86,8 +86,10 @@ class Table1Config:
     """Torch device for training (``cpu``, ``cuda``, ``auto``)."""
 
     def __post_init__(self) -> None:
+        from agents.config import check_device, check_positive, check_types
         from gridworld_env import env_size
 
+        check_types(self)
         for size in self.sizes:
             env_size(f"VINGrid-{size}x{size}-v0")  # ValueError for an unregistered size
             if self.epochs.get(size, 1) < 1:
@@ -95,11 +97,10 @@ class Table1Config:
         bad = [m for m in self.models if m not in SETTINGS]
         if bad:
             raise ValueError(f"unknown models {bad}: choose from {sorted(SETTINGS)}")
-        for name in ("n_maps", "trajectories_per_map", "episodes", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_positive(self, ("n_maps", "trajectories_per_map", "episodes", "threads"))
         if not self.seeds or min(self.seeds) < 0:
             raise ValueError(f"seeds must be non-negative and at least one, got {self.seeds}")
+        check_device(self.device)
 
     def epochs_for(self, size: int) -> int:
         return self.epochs.get(size, DEFAULT_EPOCHS.get(size, 3))
@@ -165,13 +166,6 @@ def run_one(
         f"{1 - test.action_accuracy:.4f}, {minutes:.1f} min"
     )
     return done
-
-
-def mean_spread(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for one value)."""
-    n = len(values)
-    mean = sum(values) / n
-    return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
 
 
 def summarise(results: dict[tuple[int, str], list[dict[str, Any]]]) -> dict[tuple[int, str], dict[str, Any]]:

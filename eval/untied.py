@@ -16,8 +16,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eval.results import train_and_score, write_table
-from eval.table1 import mean_spread
+from eval.results import mean_spread, write_table
+from eval.training import train_and_score
 
 
 def tied_vs_untied(

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no model at {args.model}")
     if args.cell_pixels < 2:
         parser.error(f"--cell-pixels must be >= 2, got {args.cell_pixels}")
-    from agents.visual import planner_pictures
+    from agents.pictures import planner_pictures
     from agents.zoo import load_model
     from gridworld_env import env_size
     from gridworld_env.rendering import save_gif, save_png

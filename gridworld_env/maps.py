@@ -119,31 +119,12 @@ def _layout(
             if sr >= 0:
                 if bfs_into(obstacles, sr, sc, dist, queue) == 0:
                     return START_ISOLATED
-                m = 0
-                for i in range(n * n):
-                    if dist[i // n, i % n] > 0:
-                        m += 1
-                pick = int(u[0] * m)
-                for i in range(n * n):
-                    if dist[i // n, i % n] > 0:
-                        if pick == 0:
-                            gr, gc = i // n, i % n
-                            break
-                        pick -= 1
+                cell = _pick_cell(dist > 0, u[0])
             else:
-                m = 0
-                for i in range(n * n):
-                    if not obstacles[i // n, i % n]:
-                        m += 1
-                if m == 0:
+                cell = _pick_cell(~obstacles, u[0])
+                if cell < 0:
                     return START_ISOLATED
-                pick = int(u[0] * m)
-                for i in range(n * n):
-                    if not obstacles[i // n, i % n]:
-                        if pick == 0:
-                            gr, gc = i // n, i % n
-                            break
-                        pick -= 1
+            gr, gc = cell // n, cell % n
     else:
         if goal_in[0] >= 0:
             gr, gc = goal_in[0], goal_in[1]
@@ -190,14 +171,26 @@ def _layout(
             return REDRAW
         start_out[0], start_out[1] = sr, sc
         return OK
-    pick = int(u[3] * reachable)
-    for i in range(n * n):
-        if dist[i // n, i % n] > 0:
+    cell = _pick_cell(dist > 0, u[3])  # the cells other than the goal that reach it
+    start_out[0], start_out[1] = cell // n, cell % n
+    return OK
+
+
+@njit(cache=True)
+def _pick_cell(marked: np.ndarray, u: float) -> int:
+    """The flat index of the ``int(u * m)``-th marked cell in row-major order (``m`` marked
+    cells): a uniform draw from the marked cells for ``u`` uniform in [0, 1); -1 if none."""
+    m = 0
+    for i in range(marked.size):
+        if marked.flat[i]:
+            m += 1
+    pick = int(u * m)
+    for i in range(marked.size):
+        if marked.flat[i]:
             if pick == 0:
-                start_out[0], start_out[1] = i // n, i % n
-                return OK
+                return i
             pick -= 1
-    return REDRAW  # unreachable: pick < reachable
+    return -1
 
 
 @njit(cache=True)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from stable_baselines3 import PPO
 
+from agents.pictures import heat_image, policy_episode_frames, render_policy, side_by_side, value_images
 from agents.policies import VINPolicy
-from agents.visual import heat_image, policy_episode_frames, render_policy, side_by_side, value_images
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -53,7 +53,7 @@ def test_render_policy_modes(policy, tmp_path):
 
 
 def test_planner_grid_has_titled_panels_and_a_colour_scale_in_place_of_blank_slots(policy):
-    from agents.visual import RAMP, grid_of, planner_pictures, titled
+    from agents.pictures import RAMP, grid_of, planner_pictures, titled
 
     grid, frames, _ = planner_pictures(policy, "VINGrid-8x8-v0", seed=3, cell_pixels=6)
     panel = titled(np.zeros((48, 48, 3), np.uint8), "x", "y")
