@@ -138,8 +138,9 @@ def conv_backend(policy: str) -> Iterator[None]:
     """The convolution backend for training ``policy``: oneDNN (mkldnn) off for VIN.
 
     A VIN's convolutions are tiny (one map, one to ten channels) and oneDNN's per-call cost
-    dominates them: BC at 28x28 and batch 128 ran 6-21 % faster without it (three interleaved
-    runs). The CNN and FCN baselines have large convolutions and keep it.
+    dominates them (BENCHMARKS.md: the shipped agents' epochs took 1.75 / 6.1 / 26.9 s with it
+    off, 1.9 / 10.6 / 44 s in earlier runs with it on, under other load). The CNN and FCN
+    baselines have large convolutions and keep it.
     """
     if policy != "vin":
         yield

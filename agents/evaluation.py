@@ -27,7 +27,6 @@ from stable_baselines3.common.policies import BasePolicy
 
 from agents.policies import VINExtractor, vin_of
 from gridworld_env.core import (
-    ACTIONS,
     first_true,
     move_batch,
     observation_images,
@@ -142,8 +141,6 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
 
     # Tie-aware accuracy along the expert's own path from each start.
     masks = optimal_action_masks(ep.distances)
-    dr = np.array([d[0] for d in ACTIONS])
-    dc = np.array([d[1] for d in ACTIONS])
     m, r, c = idx.copy(), ep.starts[:, 0].copy(), ep.starts[:, 1].copy()
     correct = total = 0
     while m.size:
@@ -152,7 +149,7 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
         correct += int(ok[np.arange(m.size), chosen].sum())
         total += m.size
         expert = first_true(ok)
-        r, c = r + dr[expert], c + dc[expert]
+        r, c, _ = move_batch(padded, r, c, expert, maps=m)
         keep = ep.distances[m, r, c] > 0
         if bar is not None:
             bar.update(int((~keep).sum()))

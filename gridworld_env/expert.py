@@ -39,7 +39,7 @@ import numpy as np
 from gymnasium.utils.seeding import np_random
 
 from gridworld_env.atomic import atomic_path
-from gridworld_env.core import ACTIONS, first_true, optimal_action_masks
+from gridworld_env.core import ACTIONS, first_true, move_batch, optimal_action_masks, pad_blocked
 from gridworld_env.maps import MapSpec, default_spec, sample_episodes
 
 FORMAT = "vingrid-expert-v1"
@@ -199,15 +199,13 @@ def _make_chunk(spec: MapSpec, seed: int, lo: int, hi: int, per_map: int | None)
         pos = np.concatenate([starts[0], extra.reshape(-1, 2)])
         m_list, s_list = [], []
         active = np.ones(traj_map.size, dtype=bool)
-        dr = np.array([a[0] for a in ACTIONS])
-        dc = np.array([a[1] for a in ACTIONS])
+        padded = pad_blocked(ep.obstacles)
         while active.any():
             tm, p = traj_map[active], pos[active]
             m_list.append(tm)
             s_list.append(p.copy())
             act = first_true(masks[tm, p[:, 0], p[:, 1]])
-            p[:, 0] += dr[act]
-            p[:, 1] += dc[act]
+            p[:, 0], p[:, 1], _ = move_batch(padded, p[:, 0], p[:, 1], act, maps=tm)
             pos[active] = p
             active[active] = ep.distances[tm, p[:, 0], p[:, 1]] > 0
         m_idx = np.concatenate(m_list)

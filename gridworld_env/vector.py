@@ -2,7 +2,7 @@
 
 SB3 rejects gymnasium vector envs, so this subclasses
 :class:`stable_baselines3.common.vec_env.VecEnv`. All N envs step together with numpy
-(:func:`gridworld_env.core.move_batch`); envs that finish are reset together (one batched
+(:func:`gridworld_env.core.move_flat`, the move rule of the single env in flat-index form); envs that finish are reset together (one batched
 BFS). Env ``i`` owns its random generator and draws exactly what a single
 :class:`~gridworld_env.vingrid.VINGridEnv` draws, so the batch produces what
 ``DummyVecEnv`` over N single envs produces with the same seeds, step for step
@@ -36,7 +36,17 @@ from gymnasium import spaces
 from gymnasium.utils.seeding import np_random
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
-from gridworld_env.core import ACTIONS, N_ACTIONS, first_true, observation_images, optimal_action_masks, pad_blocked
+from gridworld_env.core import (
+    N_ACTIONS,
+    first_true,
+    flat_offsets,
+    free_moves_flat,
+    move_flat,
+    observation_images,
+    optimal_action_masks,
+    pad_blocked,
+    reward_index,
+)
 from gridworld_env.maps import MapSpec, check_options, sample_episodes
 from gridworld_env.vingrid import VINGridEnv, observation_space
 
@@ -127,10 +137,10 @@ class VINGridVecEnv(VecEnv):
         self._padded = pad_blocked(self.obstacles)
         self._padded_flat = self._padded.reshape(-1)
         self._base = np.arange(n, dtype=np.int64) * self._wp * self._wp
-        self._offsets = np.array([dr * self._wp + dc for dr, dc in ACTIONS], dtype=np.int64)
+        self._offsets = flat_offsets(self._wp)
         self._cell = self._base + self._wp + 1
         self._goal_cell = self._cell.copy()
-        self._rewards = np.array([step_reward, collision_reward, goal_reward], dtype=np.float32)
+        self._rewards = np.array([step_reward, collision_reward, goal_reward], dtype=np.float32)  # REWARD_EVENTS
         self._actions: np.ndarray | None = None
         self._started = False
         self.max_start_distance: int | None = None
@@ -267,14 +277,12 @@ class VINGridVecEnv(VecEnv):
         if not self._started or self._actions is None:
             raise RuntimeError("step() called before reset(): call reset() first")
         actions, self._actions = self._actions, None
-        target = self._cell + self._offsets[actions]
-        collided = self._padded_flat[target]
-        self._cell = np.where(collided, self._cell, target)
+        self._cell, collided = move_flat(self._padded_flat, self._cell, actions, self._offsets)
         self.steps += 1
         success = self._cell == self._goal_cell
         truncated = self.steps >= self.max_steps
         truncated &= ~success
-        rewards = self._rewards[collided.view(np.uint8) + (success.view(np.uint8) << 1)]
+        rewards = self._rewards[reward_index(collided, success)]
         dones = success | truncated
         obs = self._obs()
         infos: list[dict[str, Any]] = [EMPTY_INFO] * self.num_envs
@@ -295,7 +303,7 @@ class VINGridVecEnv(VecEnv):
     # --------------------------------------------------------- expert & masks
     def action_masks(self) -> np.ndarray:
         """(N, 8) bool: the non-colliding moves of every env (for MaskablePPO)."""
-        return ~self._padded_flat[self._cell[:, None] + self._offsets]
+        return free_moves_flat(self._padded_flat, self._cell, self._offsets)
 
     def expert_actions(self) -> np.ndarray:
         """(N,) int: each env's first shortest-path action in action order (-1 at the goal)."""

@@ -8,7 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from gridworld_env.core import ACTIONS, N_ACTIONS, free_moves, observation_images, optimal_action_masks
+from gridworld_env.core import (
+    N_ACTIONS,
+    first_true,
+    free_moves,
+    move,
+    observation_images,
+    optimal_action_masks,
+    reward_index,
+)
 from gridworld_env.maps import MapSpec, check_options, default_spec, sample_episodes
 
 
@@ -148,6 +156,7 @@ class VINGridEnv(gym.Env):
         self.step_reward = float(step_reward)
         self.collision_reward = float(collision_reward)
         self.goal_reward = float(goal_reward)
+        self._reward_table = (self.step_reward, self.collision_reward, self.goal_reward)  # REWARD_EVENTS order
         self.render_mode = render_mode
         self.cell_pixels = int(cell_pixels)
         self.observation_space = observation_space(self.size)
@@ -194,21 +203,13 @@ class VINGridEnv(gym.Env):
         a = check_action(action)
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended: call reset() first")
-        r, c = self.agent_pos
-        dr, dc = ACTIONS[a]
-        nr, nc = r + dr, c + dc
-        collided = not (0 <= nr < self.size and 0 <= nc < self.size) or self._blocked[nr][nc]
+        r, c, collided = move(self._blocked, *self.agent_pos, a)
         if not collided:
-            self.agent_pos = (nr, nc)
+            self.agent_pos = (r, c)
             self.trail.append(self.agent_pos)
         self._steps += 1
         success = self.agent_pos == self.goal_pos
-        if success:
-            reward = self.goal_reward
-        elif collided:
-            reward = self.collision_reward
-        else:
-            reward = self.step_reward
+        reward = self._reward_table[reward_index(collided, success)]
         truncated = not success and self._steps >= self.max_steps
         self._needs_reset = success or truncated
         self._outcome = ", ".join(
@@ -239,8 +240,7 @@ class VINGridEnv(gym.Env):
             raise RuntimeError("expert_action(): the agent is at the goal; no move is needed")
         r, c = self.agent_pos
         window = np.pad(self._distances, 1, constant_values=-1)[r : r + 3, c : c + 3]
-        masks = optimal_action_masks(window)[1, 1]
-        return int(np.argmax(masks))
+        return int(first_true(optimal_action_masks(window)[1, 1]))
 
     def action_masks(self) -> np.ndarray:
         """bool[8]: the moves that do not collide from the agent's cell (for MaskablePPO)."""

@@ -18,15 +18,16 @@ from gridworld_env.core import (
 
 
 def bfs_oracle(obstacles, goal):
+    """A plain BFS over the env's own move rule (core.move), the one source of the moves."""
     h, w = obstacles.shape
     dist = np.full((h, w), -1)
     dist[goal] = 0
     q = deque([goal])
     while q:
         r, c = q.popleft()
-        for dr, dc in ACTIONS:
-            nr, nc = r + dr, c + dc
-            if 0 <= nr < h and 0 <= nc < w and not obstacles[nr, nc] and dist[nr, nc] < 0:
+        for a in range(len(ACTIONS)):
+            nr, nc, collided = move(obstacles, r, c, a)
+            if not collided and dist[nr, nc] < 0:
                 dist[nr, nc] = dist[r, c] + 1
                 q.append((nr, nc))
     return dist
@@ -100,3 +101,30 @@ def test_move_batch_with_map_index_equals_copied_maps():
     by_index = move_batch(padded, rows, cols, actions, maps=maps)
     by_copy = move_batch(padded[maps], rows, cols, actions)
     assert all(np.array_equal(a, b) for a, b in zip(by_index, by_copy))
+
+
+def test_the_move_rule_agrees_in_all_its_forms():
+    """move (single env), move_flat / move_batch (batched env, expert, evaluator), free_moves
+    and the reward index: one rule."""
+    from gridworld_env.core import flat_offsets, free_moves_flat, move_flat, reward_index
+
+    rng = np.random.default_rng(1)
+    obstacles = rng.random((6, 7, 9)) < 0.35
+    padded = pad_blocked(obstacles)
+    wp = padded.shape[-1]
+    maps = rng.integers(0, 6, 400)
+    rows, cols = rng.integers(0, 7, 400), rng.integers(0, 9, 400)
+    actions = rng.integers(0, 8, 400)
+    single = [move(obstacles[m], r, c, a) for m, r, c, a in zip(maps, rows, cols, actions)]
+    as_lists = [move(obstacles[m].tolist(), r, c, a) for m, r, c, a in zip(maps, rows, cols, actions)]
+    r2, c2, hit = move_batch(padded, rows, cols, actions, maps=maps)
+    assert single == as_lists == list(zip(r2.tolist(), c2.tolist(), hit.tolist()))
+    cells = maps * padded[0].size + (rows + 1) * wp + cols + 1
+    moved, hit_flat = move_flat(padded.reshape(-1), cells, actions, flat_offsets(wp))
+    assert np.array_equal(hit_flat, hit) and np.array_equal(moved, maps * padded[0].size + (r2 + 1) * wp + c2 + 1)
+    free = free_moves_flat(padded.reshape(-1), cells, flat_offsets(wp))
+    assert all(
+        np.array_equal(free[i], free_moves(obstacles[m], r, c)) for i, (m, r, c) in enumerate(zip(maps, rows, cols))
+    )
+    assert [reward_index(c, s) for c, s in ((False, False), (True, False), (False, True))] == [0, 1, 2]
+    assert np.array_equal(reward_index(np.array([False, True, False]), np.array([False, False, True])), [0, 1, 2])
