@@ -123,6 +123,11 @@ def yaml_settings(env_id: str, config_path: str | None) -> dict[str, Any]:
     """The section of ``env_id`` in a YAML file of settings per env id (``{}`` if it has none)."""
     if config_path is None:
         return {}
+    if not os.path.exists(config_path):
+        raise FileNotFoundError(
+            f"no settings file {config_path}: hyperparams/ belongs to the repository checkout; pass the path of a "
+            "YAML file of settings per env id, or None for the dataclass defaults"
+        )
     with open(config_path) as f:
         sections = yaml.safe_load(f) or {}
     if not isinstance(sections, dict):

@@ -291,7 +291,9 @@ def test_make_dataset_cli(tmp_path):
     ],
 )
 def test_bad_arguments_exit_non_zero(args, message, tmp_path):
-    out = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the tools run from the checkout
+    env = {**os.environ, "PYTHONPATH": root}
+    out = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode != 0 and message in out.stderr
 
 
