@@ -115,12 +115,18 @@ def test_vec_options_serve_one_reset():
 
 
 # ---------------------------------------------------------------- batched env: attributes
-def test_get_attr_gives_true_per_env_values():
-    venv = VINGridVecEnv(4, size=8, seed=0)
+def batch_and_singles(n):
+    """A reset batch of ``n`` 8x8 envs and the ``n`` single envs it equals (seeds 0 .. n - 1)."""
+    venv = VINGridVecEnv(n, size=8, seed=0)
     venv.reset()
-    singles = [gym.make("VINGrid-8x8-v0").unwrapped for _ in range(4)]
+    singles = [gym.make("VINGrid-8x8-v0").unwrapped for _ in range(n)]
     for i, env in enumerate(singles):
         env.reset(seed=i)
+    return venv, singles
+
+
+def test_get_attr_gives_true_per_env_values():
+    venv, singles = batch_and_singles(4)
     assert venv.get_attr("agent_pos") == [env.agent_pos for env in singles]
     assert venv.get_attr("goal_pos") == [env.goal_pos for env in singles]
     assert all(np.array_equal(a, env.obstacles) for a, env in zip(venv.get_attr("obstacles"), singles))
@@ -134,11 +140,7 @@ def test_get_attr_gives_true_per_env_values():
 
 
 def test_env_method_and_has_attr():
-    venv = VINGridVecEnv(3, size=8, seed=0)
-    venv.reset()
-    singles = [gym.make("VINGrid-8x8-v0").unwrapped for _ in range(3)]
-    for i, env in enumerate(singles):
-        env.reset(seed=i)
+    venv, singles = batch_and_singles(3)
     assert venv.env_method("expert_action") == [env.expert_action() for env in singles]
     assert all(np.array_equal(a, env.action_masks()) for a, env in zip(venv.env_method("action_masks"), singles))
     assert all(np.array_equal(a, env.distance_map()) for a, env in zip(venv.env_method("distance_map"), singles))

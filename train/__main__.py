@@ -95,29 +95,19 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, A
 def main(argv: Sequence[str] | None = None) -> int:
     args, cfg = parse_args(argv)
     out = args.out
+    if args.command == "bc":
+        from agents.bc import train_bc as trainer
+    else:
+        from agents.ppo import train_ppo as trainer
     try:
-        if args.command == "bc":
-            from agents.bc import train_bc
-
-            _, history = train_bc(
-                cfg,
-                out,
-                resume=args.resume,
-                progress=not args.no_progress,
-                log_dir=os.path.join(out, "tb"),
-                overwrite=args.overwrite,
-            )
-        else:
-            from agents.ppo import train_ppo
-
-            _, history = train_ppo(
-                cfg,
-                out,
-                resume=args.resume,
-                progress=not args.no_progress,
-                log_dir=os.path.join(out, "tb"),
-                overwrite=args.overwrite,
-            )
+        _, history = trainer(
+            cfg,
+            out,
+            resume=args.resume,
+            progress=not args.no_progress,
+            log_dir=os.path.join(out, "tb"),
+            overwrite=args.overwrite,
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
