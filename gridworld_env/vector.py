@@ -2,8 +2,8 @@
 
 SB3 rejects gymnasium vector envs, so this subclasses
 :class:`stable_baselines3.common.vec_env.VecEnv`. All N envs step together with numpy
-(:func:`gridworld_env.core.move_flat`, the move rule of the single env in flat-index form); envs that finish are reset together (one batched
-BFS). Env ``i`` owns its random generator and draws exactly what a single
+(:func:`gridworld_env.core.move_flat`, the single env's move rule in flat-index form); envs
+that finish are reset together (one batched BFS). Env ``i`` owns its random generator and draws exactly what a single
 :class:`~gridworld_env.vingrid.VINGridEnv` draws, so the batch produces what
 ``DummyVecEnv`` over N single envs produces with the same seeds, step for step
 (``tests/test_vector.py`` checks it).
