@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from gymnasium.utils.seeding import np_random
 from stable_baselines3.common.policies import BasePolicy
 
@@ -182,11 +183,11 @@ def evaluate_policy_on_maps(
 
 def check_policy_size(policy: BasePolicy, size: int) -> None:
     """``ValueError`` naming the map size an SB3 policy was made for, if it is not ``size``."""
-    space = getattr(policy, "observation_space", None)
-    try:
-        shape = tuple(space["image"].shape)  # type: ignore[index]
-    except (TypeError, KeyError):
-        raise ValueError(f"the policy's observation space {space} is not a VINGrid one (image and position)") from None
+    space = policy.observation_space
+    image = space.spaces.get("image") if isinstance(space, spaces.Dict) else None
+    if image is None or image.shape is None or len(image.shape) != 3:
+        raise ValueError(f"the policy's observation space {space} is not a VINGrid one (image and position)")
+    shape = tuple(image.shape)
     if shape[-2:] != (size, size):
         h, w = shape[-2:]
         raise ValueError(

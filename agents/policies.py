@@ -12,6 +12,7 @@ the 8 logits, and the value net a linear layer beside it.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import torch
@@ -166,12 +167,12 @@ class _VINPolicyMixin:
     def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **_vin_defaults(kwargs))
         self.value_gradients = value_gradients
-        _zero_value_kernels(self)  # type: ignore[arg-type]
+        _zero_value_kernels(typing.cast(torch.nn.Module, self))
         if not value_gradients:
             self.value_net.register_forward_pre_hook(_detach_inputs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        data: dict[str, Any] = super()._get_constructor_parameters()  # type: ignore[misc]
+        data: dict[str, Any] = typing.cast(Any, super())._get_constructor_parameters()
         data["value_gradients"] = self.value_gradients
         return data
 

@@ -84,7 +84,10 @@ def screen_size() -> tuple[int, int] | None:
 
     pygame.display.init()
     sizes = pygame.display.get_desktop_sizes()
-    return tuple(sizes[0]) if sizes else None  # type: ignore[return-value]
+    if not sizes:
+        return None
+    width, height = sizes[0]
+    return int(width), int(height)
 
 
 def has_display() -> bool:
