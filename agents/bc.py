@@ -362,7 +362,6 @@ def train_bc(
         start, history = restore_checkpoint(ckpt_path, cfg, model, opt)
     tensors = _Tensors(data)
     val = held_out_episodes(size, cfg.val_maps, VAL_SEED)
-    per_epoch = len(map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, 0])))
     with contextlib.ExitStack() as stack:
         writer = None
         if log_dir is not None:
@@ -373,6 +372,7 @@ def train_bc(
         if progress:
             from tqdm import tqdm
 
+            per_epoch = len(map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, 0])))  # same each epoch
             bar = stack.enter_context(
                 tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, desc=f"BC {cfg.env_id}", unit="batch")
             )

@@ -171,7 +171,7 @@ class VINGridEnv(gym.Env):
         self._blocked: list[list[bool]] = []
         self._steps = 0
         self._shortest = -1
-        self._outcome = ""
+        self._collided = False
         self._needs_reset = True
         self._renderer: Any = None
         self._human_pixels = self.cell_pixels
@@ -196,14 +196,15 @@ class VINGridEnv(gym.Env):
         self.trail = [self.agent_pos]
         self._steps = 0
         self._shortest = int(distances[self.agent_pos])
-        self._outcome = ""
+        self._collided = False
         self._needs_reset = False
 
     def step(self, action: Any) -> tuple[dict, SupportsFloat, bool, bool, dict]:
         a = check_action(action)
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended: call reset() first")
-        r, c, collided = move(self._blocked, *self.agent_pos, a)
+        r, c = self.agent_pos
+        r, c, collided = move(self._blocked, r, c, a)
         if not collided:
             self.agent_pos = (r, c)
             self.trail.append(self.agent_pos)
@@ -212,11 +213,7 @@ class VINGridEnv(gym.Env):
         reward = self._reward_table[reward_index(collided, success)]
         truncated = not success and self._steps >= self.max_steps
         self._needs_reset = success or truncated
-        self._outcome = ", ".join(
-            word
-            for word, flag in (("reached the goal", success), ("collision", collided), ("time out", truncated))
-            if flag
-        )
+        self._collided = collided
         if self.render_mode == "human":
             self.render()
         return self._obs(), reward, success, truncated, {"is_success": success, "collision": collided}
@@ -268,8 +265,15 @@ class VINGridEnv(gym.Env):
 
     def status_line(self) -> str:
         """One line for the human window: steps, the shortest path and the last move's outcome."""
+        success = self._steps > 0 and self.agent_pos == self.goal_pos
+        events = (
+            ("reached the goal", success),
+            ("collision", self._collided),
+            ("time out", self._needs_reset and self._steps > 0 and not success),
+        )
+        outcome = ", ".join(word for word, happened in events if happened)
         line = f"step {self._steps}/{self.max_steps}   shortest path {self._shortest}"
-        return f"{line}   {self._outcome}" if self._outcome else line
+        return f"{line}   {outcome}" if outcome else line
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
