@@ -102,22 +102,24 @@ def render_policy(
         raise ValueError(f"render mode must be 'human' or 'gif', got {mode!r}")
     if mode == "gif" and not path:
         raise ValueError("render mode 'gif' needs an output path")
-    from gridworld_env.rendering import Window, save_gif
+    from gridworld_env import env_size
+    from gridworld_env.rendering import Window, fit_cell_pixels, save_gif, screen_size
 
-    frames: list[np.ndarray] = []
-    outcomes = []
-    for seed in seeds:
-        episode, success = policy_episode_frames(policy, env_id, seed)
-        frames += episode + [episode[-1]] * 3  # a short pause at each episode's end
-        outcomes.append(success)
+    cell_pixels = 16 if mode == "gif" else fit_cell_pixels(env_size(env_id), 16, screen_size())
+    episodes = [policy_episode_frames(policy, env_id, seed, cell_pixels) for seed in seeds]
+    outcomes = [success for _, success in episodes]
     if mode == "gif":
         assert path is not None
+        frames = [frame for episode, _ in episodes for frame in episode + [episode[-1]] * 3]  # a pause at each end
         save_gif(frames, path, fps=fps)
-    else:
-        window = Window(f"{env_id}: seeds {seeds[0]}..{seeds[-1]}", frames[0].shape[:2], fps)
-        for frame in frames:
-            window.show(frame)
-        window.close()
+        return outcomes
+    window = Window(f"{env_id}: seeds {seeds[0]}..{seeds[-1]}", episodes[0][0][0].shape[:2], fps)
+    for seed, (episode, success) in zip(seeds, episodes):
+        for i, frame in enumerate(episode):
+            last = i == len(episode) - 1
+            status = f"seed {seed}   step {i}" + (f"   {'reached the goal' if success else 'failed'}" if last else "")
+            window.show(frame, status, hold=1.0 if last else 0.0)
+    window.close()
     return outcomes
 
 

@@ -76,3 +76,19 @@ def test_error_bars_stay_in_range_and_ticks_do_not_crowd():
     below, above = clipped_errors([95.2, 50.0, 2.0], [7.1, 3.0, 5.0])
     assert above == pytest.approx([4.8, 3.0, 5.0]) and below == pytest.approx([7.1, 3.0, 2.0])
     assert spaced_ticks([1, 2, 5, 10, 20, 30, 36]) == [1, 2, 5, 10, 20, 36]
+
+
+def test_render_policy_window_fits_the_screen_and_says_how_each_episode_ended(monkeypatch):
+    from gridworld_env import rendering
+
+    shown = []
+    monkeypatch.setattr(
+        rendering.Window, "show", lambda self, frame, status="", hold=0.0: shown.append((frame.shape, status, hold))
+    )
+    env = gym.make("VINGrid-64x64-v0")
+    big = PPO(VINPolicy, env, policy_kwargs={"features_extractor_kwargs": {"ch_h": 4, "k": 5}}, device="cpu").policy
+    sw, sh = rendering.screen_size()
+    (success,) = render_policy(big, "VINGrid-64x64-v0", [4], "human")
+    assert all(shape[0] <= 0.9 * sh and shape[1] <= 0.9 * sw for shape, _, _ in shown)
+    assert shown[-1][1].endswith("reached the goal" if success else "failed") and shown[-1][2] > 0
+    assert all(hold == 0.0 for _, _, hold in shown[:-1])
