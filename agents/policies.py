@@ -45,9 +45,9 @@ def group_maps(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     firsts = flat[new]
     if firsts.shape[0] > 1:
         gen = torch.Generator(device="cpu").manual_seed(0x5EED)
-        proj = torch.rand(flat.shape[1], 2, generator=gen, dtype=torch.float64).to(images.device)
+        proj = torch.rand(flat.shape[1], generator=gen, dtype=torch.float64).to(images.device)
         keys = firsts.double() @ proj
-        unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
+        unique, inverse = torch.unique(keys, return_inverse=True)
         # The first run of each key stands for it.
         runs = torch.arange(inverse.numel(), device=images.device)
         order = torch.full((unique.shape[0],), inverse.numel(), dtype=torch.long, device=images.device)
@@ -72,6 +72,11 @@ class VINExtractor(BaseFeaturesExtractor):
         maps seen since the weights last changed, so an episode's map is planned once, not
         at every step. Exact: a weight update (any in-place change) empties the cache.
     :param tied: share the VI kernels across iterations (see :class:`~agents.vin.VIN`).
+    :param terminal_goal: the goal's value is 0 in every backup (see :class:`~agents.vin.VIN`).
+    :param learn_vi_kernels: ``False`` keeps the value-iteration kernels at the ``moves`` start
+        (the env's known deterministic moves, weight 1): only the reward and the heads learn,
+        and no kernel gain above 1 can make a longer path look more valuable than a shorter one.
+    :param reward_kernel: kernel of the VIN's hidden reward layer (see :class:`~agents.vin.VIN`).
     """
 
     #: Plans kept at most; the cache is emptied when it would grow past this.
@@ -88,6 +93,9 @@ class VINExtractor(BaseFeaturesExtractor):
         plan_cache: bool = True,
         kernel_init: str = "moves",
         tied: bool = True,
+        terminal_goal: bool = False,
+        learn_vi_kernels: bool = True,
+        reward_kernel: int = 3,
     ) -> None:
         if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
@@ -104,7 +112,15 @@ class VINExtractor(BaseFeaturesExtractor):
             n_actions=0,
             kernel_init=kernel_init,
             tied=tied,
+            terminal_goal=terminal_goal,
+            reward_kernel=reward_kernel,
         )
+        self.learn_vi_kernels = learn_vi_kernels
+        if not learn_vi_kernels:
+            if kernel_init != "moves" or not tied:
+                raise ValueError("learn_vi_kernels=False keeps the 'moves' kernels: it needs kernel_init='moves', tied")
+            for conv in (self.vin.q_from_reward, self.vin.q_from_value):
+                conv.weight.requires_grad_(False)
         self.plan_once_per_map = plan_once_per_map
         self.plan_cache = plan_cache
         self._cache: dict[bytes, torch.Tensor] = {}
@@ -154,6 +170,35 @@ def _zero_value_kernels(policy: torch.nn.Module) -> None:
             module.vin.reset_kernels()
 
 
+class CenteredQ(torch.nn.Module):
+    """Q at the agent's cell minus its largest entry, before the action head.
+
+    Raw Q carries a large offset shared by every channel (the value of the neighbourhood,
+    hundreds at 16x16); a linear head whose rows sum to different numbers turns that offset
+    into map-dependent logit biases. Centred Q keeps only the differences between moves,
+    which softmax and argmax read anyway once the head is the identity.
+    """
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        return q - q.max(dim=1, keepdim=True).values
+
+
+#: Starts of a VIN policy's action head.
+HEAD_INITS = ("orthogonal", "moves")
+
+
+def _moves_head(head: torch.nn.Linear) -> None:
+    """Logit ``a`` = Q channel ``a`` (the channel that the ``moves`` kernels tie to move ``a``)."""
+    n_actions, ch_q = head.weight.shape
+    if ch_q < n_actions:
+        raise ValueError(f"head_init='moves' needs ch_q >= {n_actions} Q channels, got {ch_q}")
+    with torch.no_grad():
+        head.weight.zero_()
+        head.weight[:, :n_actions].copy_(torch.eye(n_actions))
+        if head.bias is not None:
+            head.bias.zero_()
+
+
 def _detach_inputs(module: torch.nn.Module, args: tuple) -> tuple:
     return tuple(a.detach() for a in args)
 
@@ -164,16 +209,40 @@ class _VINPolicyMixin:
 
     value_net: torch.nn.Linear
 
-    def __init__(self, *args: Any, value_gradients: bool = True, **kwargs: Any) -> None:
+    action_net: torch.nn.Module
+
+    def __init__(
+        self,
+        *args: Any,
+        value_gradients: bool = True,
+        center_q: bool = False,
+        head_init: str = "orthogonal",
+        **kwargs: Any,
+    ) -> None:
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}")
+        self.center_q = center_q
+        self.head_init = head_init
         super().__init__(*args, **_vin_defaults(kwargs))
         self.value_gradients = value_gradients
         _zero_value_kernels(typing.cast(torch.nn.Module, self))
         if not value_gradients:
             self.value_net.register_forward_pre_hook(_detach_inputs)
 
+    def _build(self, lr_schedule: Any) -> None:
+        # SB3 builds the heads and the optimiser here; the wrapped head keeps its parameters,
+        # so the optimiser holds them still.
+        typing.cast(Any, super())._build(lr_schedule)
+        if self.head_init == "moves":
+            _moves_head(typing.cast(torch.nn.Linear, self.action_net))
+        if self.center_q:
+            self.action_net = torch.nn.Sequential(CenteredQ(), self.action_net)
+
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data: dict[str, Any] = typing.cast(Any, super())._get_constructor_parameters()
         data["value_gradients"] = self.value_gradients
+        data["center_q"] = self.center_q
+        data["head_init"] = self.head_init
         return data
 
 
@@ -186,6 +255,11 @@ class VINPolicy(_VINPolicyMixin, MultiInputActorCriticPolicy):
     :param value_gradients: let the critic's loss train the VIN too (SB3's usual shared
         extractor). ``False`` detaches the value head's input, so only the policy loss shapes
         the planner.
+    :param center_q: the action head reads Q minus its largest entry (:class:`CenteredQ`);
+        the value head still reads Q.
+    :param head_init: start of the action head: ``orthogonal`` (SB3's, gain 0.01) or ``moves``
+        (logit ``a`` = Q channel ``a``, the channel tied to move ``a`` by the VIN's ``moves``
+        kernels): the planner's own greedy policy from the first step, with nothing learned.
     """
 
 

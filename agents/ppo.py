@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import time
 import typing
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -94,7 +95,11 @@ class PPOConfig:
     n_epochs: int = 4
     """PPO epochs per rollout."""
     lr: float = 3e-4
-    """Adam learning rate."""
+    """Adam learning rate (at the start, under ``lr_schedule``)."""
+    lr_schedule: str = "constant"
+    """``constant``, or ``linear``: from ``lr`` down to ``lr * lr_final`` at ``total_timesteps``."""
+    lr_final: float = 0.0
+    """Fraction of ``lr`` that a ``linear`` schedule ends at."""
     gamma: float = 0.99
     """Discount."""
     gae_lambda: float = 0.95
@@ -106,6 +111,16 @@ class PPOConfig:
     value_gradients: bool = True
     """VIN: let the critic's loss train the VIN too (``False``: the value head reads the VIN's
     features without training it; see :class:`agents.policies.VINPolicy`)."""
+    center_q: bool = False
+    """VIN: the action head reads Q minus its largest entry (see :class:`agents.policies.CenteredQ`)."""
+    terminal_goal: bool = False
+    """VIN: the goal's value is 0 in every value-iteration backup (see :class:`agents.vin.VIN`)."""
+    learn_vi_kernels: bool = True
+    """VIN: ``False`` keeps the value-iteration kernels at the env's moves (see :class:`agents.policies.VINExtractor`)."""
+    reward_kernel: int = 3
+    """VIN: kernel of the hidden reward layer, 3 (published) or 1 (see :class:`agents.vin.VIN`)."""
+    head_init: str = "orthogonal"
+    """VIN: start of the action head, ``orthogonal`` or ``moves`` (see :class:`agents.policies.VINPolicy`)."""
     group_minibatches: bool = True
     """Minibatches of whole episodes rather than single steps, so the steps of a map share
     one value iteration (VIN and FCN plan once per distinct map in a minibatch)."""
@@ -131,6 +146,9 @@ class PPOConfig:
     def __post_init__(self) -> None:
         check_types(self)
         check_choice("policy", self.policy, sorted({p for p, _ in POLICIES}))
+        check_choice("lr_schedule", self.lr_schedule, ["constant", "linear"])
+        if not 0 <= self.lr_final <= 1:
+            raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
         check_positive(
             self,
             (
@@ -177,12 +195,39 @@ def curriculum_distance(cfg: PPOConfig, timesteps: int) -> int | None:
     return 1 + int((2 * env_size(cfg.env_id) - 1) * timesteps / span)
 
 
+class LinearSchedule:
+    """SB3 learning-rate schedule: ``start`` at the beginning of training, ``start * final`` at its end.
+
+    A class rather than a closure, so a saved model's schedule is pickled by reference.
+    """
+
+    def __init__(self, start: float, final: float) -> None:
+        self.start, self.final = start, final
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.start * (self.final + (1.0 - self.final) * progress_remaining)
+
+
+def learning_rate(cfg: PPOConfig) -> float | LinearSchedule:
+    """The ``learning_rate`` argument of SB3 for ``cfg`` (a float, or a schedule)."""
+    return cfg.lr if cfg.lr_schedule == "constant" else LinearSchedule(cfg.lr, cfg.lr_final)
+
+
 def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
     """A fresh PPO or MaskablePPO model on ``env`` with the configured policy."""
     kwargs: dict[str, Any] = {}
     if cfg.policy == "vin":
-        kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
+        kwargs["features_extractor_kwargs"] = {
+            "k": cfg.k,
+            "ch_h": cfg.ch_h,
+            "ch_q": cfg.ch_q,
+            "terminal_goal": cfg.terminal_goal,
+            "learn_vi_kernels": cfg.learn_vi_kernels,
+            "reward_kernel": cfg.reward_kernel,
+        }
         kwargs["value_gradients"] = cfg.value_gradients
+        kwargs["center_q"] = cfg.center_q
+        kwargs["head_init"] = cfg.head_init
     algo = MaskablePPO if cfg.masked else PPO
     buffer = None
     if cfg.group_minibatches:
@@ -191,7 +236,7 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
         POLICIES[cfg.policy, cfg.masked],
         env,
         rollout_buffer_class=buffer,
-        learning_rate=cfg.lr,
+        learning_rate=learning_rate(cfg),
         n_steps=cfg.n_steps,
         batch_size=cfg.batch_size,
         n_epochs=cfg.n_epochs,
@@ -222,7 +267,8 @@ def init_policy(model: OnPolicyAlgorithm, path: str) -> None:
         model.policy.load_state_dict(state)
     except RuntimeError as exc:
         raise ValueError(
-            f"the policy in {path} does not match this run's policy (policy, k, ch_h, ch_q): {exc}"
+            f"the policy in {path} does not match this run's policy (policy, k, ch_h, ch_q, "
+            f"reward_kernel, center_q): {exc}"
         ) from exc
 
 
@@ -353,6 +399,9 @@ def save_checkpoint(path: str, model: OnPolicyAlgorithm, cfg: PPOConfig, extra: 
     env = model.get_env()
     assert env is not None, "the model has no env: checkpoints are written during training"
     extra["last_save"] = model.num_timesteps
+    if "_clock" in extra:  # wall time of training, summed over the sessions of a resumed run
+        start, before = extra["_clock"]
+        extra["train_seconds"] = before + time.perf_counter() - start
     state = {
         "format": CHECKPOINT_FORMAT,
         "config": asdict(cfg),
@@ -419,6 +468,7 @@ def train_ppo(
         from stable_baselines3.common.logger import configure
 
         model.set_logger(configure(log_dir, ["tensorboard"]))
+    extra["_clock"] = (time.perf_counter(), float(extra.get("train_seconds", 0.0)))
     history: list[dict[str, float]] = extra["history"]
     evaluation = _eval_callback(cfg, out_dir, history)
     evaluation.n_calls = model.num_timesteps // cfg.n_envs

@@ -48,6 +48,11 @@ class VIN(nn.Module):
         iteration proper, as published). ``False`` gives every iteration, and the last Q, its
         own pair (``k`` times the VI parameters), each started as ``kernel_init`` says: the
         paper's open question of untied weights.
+    :param terminal_goal: the goal ends an episode, so its value is 0 in every backup
+        (channel 1 of the image marks it): Q of a move onto the goal is its reward alone.
+        The published VIN backs values up through the goal like any cell; its values near the
+        goal then grow with K, and a cell beside the goal can outvalue it unless the learned
+        reward peaks sharply there. ``False`` (the default) is the published VIN.
     """
 
     def __init__(
@@ -60,6 +65,8 @@ class VIN(nn.Module):
         n_actions: int = 8,
         kernel_init: str = "moves",
         tied: bool = True,
+        terminal_goal: bool = False,
+        reward_kernel: int = 3,
     ) -> None:
         super().__init__()
         if k < 1:
@@ -70,12 +77,15 @@ class VIN(nn.Module):
             raise ValueError(f"kernel_init must be 'moves' or 'zero', got {kernel_init!r}")
         self.kernel_init = kernel_init
         self.k, self.ch_q = k, ch_q
-        self.hidden = nn.Conv2d(in_channels, ch_h, 3, padding=1)
+        if reward_kernel < 1 or reward_kernel % 2 == 0:
+            raise ValueError(f"reward_kernel must be odd and positive, got {reward_kernel}")
+        self.hidden = nn.Conv2d(in_channels, ch_h, reward_kernel, padding=reward_kernel // 2)
         self.reward = nn.Conv2d(ch_h, 1, 1, bias=False)
         pad = kernel_size // 2
         self.q_from_reward = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
         self.q_from_value = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
         self.tied = tied
+        self.terminal_goal = terminal_goal
         # Untied: iteration i + 2 (and, last, the final Q) uses kernel pair i; the first
         # iteration keeps q_from_reward (its value is zero, so q_from_value is unused).
         self.untied_reward = nn.ModuleList(
@@ -114,8 +124,16 @@ class VIN(nn.Module):
                             from_reward.weight[a, 0, c + dr, c + dc] = 1.0
 
     def reward_image(self, image: torch.Tensor) -> torch.Tensor:
-        """(M, C, H, W) observation -> (M, 1, H, W) learned reward."""
-        return self.reward(self.hidden(image))
+        """(M, C, H, W) observation -> (M, 1, H, W) learned reward.
+
+        The hidden 3x3 conv and the 1x1 reward conv have no nonlinearity between them, so they
+        run as the one 3x3 conv they compose to (kernel ``w_r . w_h``, bias ``w_r . b_h``):
+        the same function and gradients, without the ``ch_h`` channel image.
+        """
+        w_r = self.reward.weight.flatten(1)  # (1, ch_h)
+        weight = (w_r @ self.hidden.weight.flatten(1)).view(1, *self.hidden.weight.shape[1:])
+        bias = w_r @ self.hidden.bias if self.hidden.bias is not None else None
+        return torch.nn.functional.conv2d(image, weight, bias, padding=self.hidden.padding)
 
     def plan(self, image: torch.Tensor, values: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Value iteration on M maps: (M, C, H, W) -> Q (M, ch_q, H, W).
@@ -125,16 +143,23 @@ class VIN(nn.Module):
         r = self.reward_image(image)
         q_r = self.q_from_reward(r)
         v = q_r.max(dim=1, keepdim=True).values  # iteration 1: v starts at 0
+        not_goal = 1.0 - image[:, 1:2] if self.terminal_goal else None
+        if not_goal is not None:
+            v = v * not_goal
         if values is not None:
             values.append(v)
         if not self.tied:
             for i in range(self.k - 1):
                 v = (self.untied_reward[i](r) + self.untied_value[i](v)).max(dim=1, keepdim=True).values
+                if not_goal is not None:
+                    v = v * not_goal
                 if values is not None:
                     values.append(v)
             return self.untied_reward[-1](r) + self.untied_value[-1](v)
         for _ in range(self.k - 1):
             v = (q_r + self.q_from_value(v)).max(dim=1, keepdim=True).values
+            if not_goal is not None:
+                v = v * not_goal
             if values is not None:
                 values.append(v)
         return q_r + self.q_from_value(v)

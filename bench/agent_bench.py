@@ -7,9 +7,11 @@ without the plan cache, and PPO + VIN env steps per second.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -136,21 +138,27 @@ def rollout_rates(size: int, episodes: int) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
-def ppo_rate(size: int, timesteps: int, repeats: int = 3) -> float:
+#: The PPO recipe at 16x16 before the RL-from-reward work (session 4's ``hyperparams/ppo.yml``).
+OLD_PPO_RECIPE: dict[str, Any] = {"n_envs": 16, "n_steps": 64, "batch_size": 256, "n_epochs": 4}
+
+
+def ppo_settings(size: int, recipe: str) -> Any:
+    """PPO + VIN settings for a timing: ``old`` (:data:`OLD_PPO_RECIPE`) or ``yml`` (today's
+    ``hyperparams/ppo.yml`` section), evaluation and checkpoints off, the episode limit of the yml."""
+    from agents.config import load_ppo_config
+
+    env_id = f"VINGrid-{size}x{size}-v0"
+    cfg = load_ppo_config(env_id, flags={"policy": "vin"})
+    fields = {"eval_freq": 10**9, "checkpoint_freq": 10**9, "threads": torch.get_num_threads()}
+    if recipe == "old":
+        return PPOConfig(env_id=env_id, max_steps=cfg.max_steps, **OLD_PPO_RECIPE, **fields)
+    return dataclasses.replace(cfg, **fields)
+
+
+def ppo_rate(size: int, timesteps: int, recipe: str = "old", repeats: int = 3) -> float:
     """Env steps/s of PPO + VIN on the batched env (rollouts and updates, no evaluation), best of
-    ``repeats`` runs of ``timesteps`` steps each."""
-    cfg = PPOConfig(
-        env_id=f"VINGrid-{size}x{size}-v0",
-        total_timesteps=timesteps,
-        n_envs=16,
-        n_steps=64,
-        batch_size=256,
-        n_epochs=4,
-        max_steps=4 * size,
-        eval_freq=10**9,
-        checkpoint_freq=10**9,
-        threads=torch.get_num_threads(),
-    )
+    ``repeats`` runs of ``timesteps`` steps each, with the settings of :func:`ppo_settings`."""
+    cfg = dataclasses.replace(ppo_settings(size, recipe), total_timesteps=timesteps)
     best = 0.0
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as out:
@@ -196,11 +204,19 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"- {size}x{size}: {cached:,.0f} steps/s with the plan cache, {plain:,.0f} without ({cached / plain:.1f}x)"
         )
-    steps = 4096 if args.quick else 16384
+    ppo_comparison(8192 if args.quick else 65536)
+
+
+def ppo_comparison(steps: int) -> tuple[float, float]:
+    """The PPO + VIN loop at 16x16, before and now, side by side in one run; prints and returns both rates."""
+    print(f"\nPPO + VIN at 16x16, the whole loop (rollouts and updates), best of 3 runs of {steps:,} steps, same run:")
+    old = ppo_rate(16, steps, "old")
+    new = ppo_rate(16, steps, "yml")
+    print(f"- before (16 envs x 64 steps, batch 256, 4 epochs): {old:,.0f} env steps/s")
     print(
-        f"\nPPO + VIN at 16x16 (16 envs, n_steps 64, batch 256, 4 epochs, best of 3 runs of {steps:,} steps): "
-        f"{ppo_rate(16, steps):,.0f} env steps/s"
+        f"- hyperparams/ppo.yml (128 envs x 64 steps, batch 1024, 4 epochs): {new:,.0f} env steps/s ({new / old:.2f}x)"
     )
+    return old, new
 
 
 if __name__ == "__main__":

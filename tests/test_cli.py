@@ -115,6 +115,10 @@ def test_ppo_from_bc_end_to_end(tmp_path):
         "batch_size=32",
         "ch_h=4",
         "k=4",
+        # the BC model's architecture: the published VIN (the PPO recipe's VIN differs)
+        "ch_q=10",
+        "reward_kernel=3",
+        "center_q=false",
         "eval_freq=64",
         "eval_episodes=4",
     )

@@ -33,13 +33,25 @@ def test_shipped_agent_loads_with_plain_ppo_and_solves_held_out_maps(env_id, alg
     model = PPO.load(pretrained_path(env_id, algo), device="cpu")
     size = model.observation_space["image"].shape[-1]
     assert f"{size}x{size}" in env_id
-    result = evaluate_policy_on_maps(model.policy, size, episodes=50)
-    assert result.success_rate >= 0.9, result
+    result = evaluate_policy_on_maps(model.policy, size, episodes=100)
+    assert result.success_rate >= 0.95, result
 
 
-# The PPO 8x8 agent is left out on purpose: it walks into this wall and stays there (a long
-# wall is unlike the 8x8 training maps, whose obstacles are single cells); README.md says so.
-@pytest.mark.parametrize("env_id, algo", [s for s in SHIPPED if s != ("VINGrid-8x8-v0", "ppo")])
+# Every shipped agent. The PPO 8x8 agent still walks into this wall (README.md, "PPO from reward"):
+# its learned obstacle cost is only about 4 free moves, and the 8-move detour costs more than
+# stepping into the border wall, whose value is 0; strict, so the test says when that is fixed.
+WALL_FAILS = {("VINGrid-8x8-v0", "ppo")}
+
+
+@pytest.mark.parametrize(
+    "env_id, algo",
+    [
+        pytest.param(*s, marks=pytest.mark.xfail(strict=True, reason="known: walks into the wall"))
+        if s in WALL_FAILS
+        else s
+        for s in SHIPPED
+    ],
+)
 def test_shipped_agent_goes_round_a_wall(env_id, algo):
     model = load_pretrained(env_id, algo)
     env = gym.make(env_id)

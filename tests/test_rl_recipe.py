@@ -1,0 +1,228 @@
+"""The PPO-from-reward recipe: its VIN options (terminal goal, centred Q, planner head), the
+learning-rate schedule, the composed reward conv, a short learning run, and ``eval.rl_table``."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from agents.policies import CenteredQ, VINPolicy
+from agents.ppo import LinearSchedule, PPOConfig, build_ppo, learning_rate
+from agents.vin import VIN
+from gridworld_env.core import observation_images
+from gridworld_env.maps import default_spec, sample_episodes
+from gridworld_env.vector import VINGridVecEnv
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _episodes(size: int, n: int, seed: int = 0):
+    rngs = [np.random.default_rng(seed + i) for i in range(n)]
+    return sample_episodes(rngs, default_spec(size))
+
+
+def _hand_reward_vin(size: int, terminal_goal: bool) -> VIN:
+    """A VIN with the ``moves`` kernels and a hand-set reward: goal +1, free -0.1, obstacle -10."""
+    vin = VIN(2, k=2 * size, ch_h=2, ch_q=8, n_actions=0, terminal_goal=terminal_goal)
+    with torch.no_grad():
+        vin.hidden.weight.zero_()
+        vin.hidden.weight[0, 0, 1, 1] = 1.0  # hidden 0: the cell's obstacle channel, plus 0.1 / 9.9
+        vin.hidden.weight[1, 1, 1, 1] = 1.0  # hidden 1: the cell's goal channel
+        vin.hidden.bias.copy_(torch.tensor([0.1 / 9.9, 0.0]))
+        vin.reward.weight[0, :, 0, 0] = torch.tensor([-9.9, 1.1])  # -9.9 obstacle + 1.1 goal - 0.1
+    return vin
+
+
+def test_terminal_goal_plans_shortest_paths():
+    """With the goal terminal, greedy Q of a hand-set reward is an optimal move at every free cell."""
+    ep = _episodes(16, 20)
+    images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+    vin = _hand_reward_vin(16, terminal_goal=True)
+    with torch.no_grad():
+        q = vin.plan(images).numpy()
+    from gridworld_env.core import optimal_action_masks
+
+    masks = optimal_action_masks(ep.distances)  # (M, H, W, 8)
+    reachable = (ep.distances > 0) & np.isfinite(ep.distances) & (ep.distances < 2 * 16)
+    best = q.argmax(axis=1)  # (M, H, W)
+    ok = np.take_along_axis(masks, best[..., None], axis=-1)[..., 0]
+    assert ok[reachable].all(), f"{(~ok[reachable]).sum()} cells with a non-optimal greedy move"
+    # The goal's value is 0 in every backup: Q of a move onto the goal is the goal's reward alone.
+    g = ep.goals[0]
+    neighbour = (g[0], g[1] + 1) if not ep.obstacles[0, g[0], g[1] + 1] else (g[0] + 1, g[1])
+    west = 3  # N, S, E, W: from the cell east of the goal, W moves onto it
+    if neighbour == (g[0], g[1] + 1):
+        assert q[0, west, neighbour[0], neighbour[1]] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_terminal_goal_off_is_the_published_vin():
+    vin = _hand_reward_vin(8, terminal_goal=False)
+    ep = _episodes(8, 4)
+    images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+    with torch.no_grad():
+        r = vin.reward_image(images)
+        q_r = vin.q_from_reward(r)
+        v = q_r.max(dim=1, keepdim=True).values
+        for _ in range(vin.k - 1):
+            v = (q_r + vin.q_from_value(v)).max(dim=1, keepdim=True).values
+        assert torch.allclose(vin.plan(images), q_r + vin.q_from_value(v))
+
+
+def test_composed_reward_conv_equals_hidden_then_reward_with_gradients():
+    torch.manual_seed(0)
+    vin = VIN(2, k=5, ch_h=150, ch_q=10, n_actions=0)
+    x = (torch.rand(6, 2, 16, 16) > 0.7).float()
+    composed = vin.reward_image(x)
+    layered = vin.reward(vin.hidden(x))
+    assert torch.allclose(composed, layered, atol=1e-5)
+    g1 = torch.autograd.grad(composed.square().sum(), [vin.hidden.weight, vin.reward.weight])
+    g2 = torch.autograd.grad(layered.square().sum(), [vin.hidden.weight, vin.reward.weight])
+    for a, b in zip(g1, g2):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_centred_q_ignores_a_shared_offset():
+    q = torch.randn(5, 8)
+    assert torch.allclose(CenteredQ()(q + 500.0), CenteredQ()(q), atol=1e-4)
+    assert (CenteredQ()(q) <= 0).all()
+
+
+def test_planner_head_starts_as_the_identity_and_options_round_trip(tmp_path):
+    env = VINGridVecEnv(2, size=8)
+    kwargs = dict(center_q=True, head_init="moves", features_extractor_kwargs={"ch_q": 8, "terminal_goal": True})
+    model = PPO(VINPolicy, env, policy_kwargs=kwargs, n_steps=16, batch_size=32, device="cpu")
+    linear = model.policy.action_net[1]
+    assert torch.equal(linear.weight, torch.eye(8)) and not linear.bias.any()
+    ids = {id(p) for group in model.policy.optimizer.param_groups for p in group["params"]}
+    assert all(id(p) in ids for p in model.policy.parameters()), "the optimiser misses a parameter"
+    model.save(tmp_path / "m.zip")
+    loaded = PPO.load(tmp_path / "m.zip", device="cpu")
+    assert loaded.policy.center_q and loaded.policy.head_init == "moves"
+    assert loaded.policy.features_extractor.vin.terminal_goal
+    obs = env.reset()
+    with torch.no_grad():
+        a, _ = model.predict(obs, deterministic=True)
+        b, _ = loaded.predict(obs, deterministic=True)
+    assert np.array_equal(a, b)
+
+
+def test_bad_policy_options_raise():
+    env = VINGridVecEnv(2, size=8)
+    with pytest.raises(ValueError, match="head_init must be one of"):
+        PPO(VINPolicy, env, policy_kwargs={"head_init": "eye"}, device="cpu")
+    with pytest.raises(ValueError, match="needs ch_q >= 8"):
+        PPO(
+            VINPolicy, env, policy_kwargs={"head_init": "moves", "features_extractor_kwargs": {"ch_q": 4}}, device="cpu"
+        )
+    with pytest.raises(ValueError, match="lr_schedule"):
+        PPOConfig(lr_schedule="cosine")
+    with pytest.raises(ValueError, match="lr_final must be in"):
+        PPOConfig(lr_schedule="linear", lr_final=2.0)
+
+
+def test_linear_schedule_decays_to_its_final_fraction():
+    schedule = learning_rate(PPOConfig(lr=0.001, lr_schedule="linear", lr_final=0.1))
+    assert isinstance(schedule, LinearSchedule)
+    assert schedule(1.0) == pytest.approx(0.001) and schedule(0.0) == pytest.approx(0.0001)
+    assert schedule(0.5) == pytest.approx(0.00055)
+    assert learning_rate(PPOConfig(lr=0.002)) == 0.002
+    model = build_ppo(
+        PPOConfig(env_id="VINGrid-8x8-v0", lr=0.001, lr_schedule="linear", n_envs=2), VINGridVecEnv(2, size=8)
+    )
+    assert model.lr_schedule(0.25) == pytest.approx(0.00025)
+
+
+def test_the_recipe_learns_8x8_from_reward_in_under_a_minute(tmp_path):
+    """``hyperparams/ppo.yml``'s 8x8 recipe, cut to 200,000 env steps (about 20 s here)."""
+    from agents.config import load_ppo_config
+    from agents.evaluation import evaluate_act_fn, evaluate_policy_on_maps, held_out_episodes
+    from agents.ppo import train_ppo
+
+    cfg = load_ppo_config(
+        "VINGrid-8x8-v0",
+        flags={"policy": "vin"},
+        overrides=["total_timesteps=200000", "eval_freq=1000000", "threads=2"],
+    )
+    model, _ = train_ppo(cfg, str(tmp_path))
+    learned = evaluate_policy_on_maps(model.policy, 8, 200).success_rate
+    ep = held_out_episodes(8, 200)
+    rng = np.random.default_rng(0)
+    chance = evaluate_act_fn(lambda m, r, c: rng.integers(0, 8, size=m.size), ep).success_rate
+    # Seeds 0, 1 and 2 reached 100.0, 99.5 and 99.5 %; uniform random actions 8 % (paper protocol).
+    assert learned >= 0.9 and learned > chance + 0.5, (learned, chance)
+
+
+def test_rl_table_quick_builds_the_table_and_reuses_finished_runs(tmp_path):
+    out, curves, runs = tmp_path / "t.md", tmp_path / "c.png", tmp_path / "runs"
+    args = [sys.executable, "-m", "eval.rl_table", "--quick", "--episodes", "50", "--policies", "vin", "cnn"]
+    args += ["--runs", str(runs), "--out", str(out), "--curves", str(curves), "--no-progress"]
+    args += ["total_timesteps=8192", "eval_freq=4096"]
+    env = {**os.environ, "PYTHONPATH": REPO}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    assert "| 8x8 | VIN | 0 |" in text and "| 8x8 | CNN | 0 |" in text
+    assert curves.stat().st_size > 1000
+    result = json.loads((runs / "8" / "vin" / "seed0" / "result.json").read_text())
+    assert result["timesteps"] == 8192 and result["history"], result.keys()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+    assert again.returncode == 0 and "success" not in again.stdout.split("# PPO")[0], again.stdout[:500]
+    cached = subprocess.run(
+        [*args, "--only-cached", "--seeds", "0", "1"], capture_output=True, text=True, timeout=600, cwd=REPO, env=env
+    )
+    assert cached.returncode == 0, cached.stderr[-2000:]
+    assert "8x8 VIN seed 1, 8x8 CNN seed 1." in out.read_text() and not (runs / "8" / "vin" / "seed1").exists()
+
+
+def test_rl_table_refuses_bad_settings_before_training(tmp_path):
+    args = [sys.executable, "-m", "eval.rl_table", "--quick", "--runs", str(tmp_path), "lr_schedule=cosine"]
+    done = subprocess.run(
+        args, capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}
+    )
+    assert done.returncode == 2 and "lr_schedule" in done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_fixed_vi_kernels_stay_at_the_moves_and_the_reward_still_learns(tmp_path):
+    from agents.ppo import train_ppo
+
+    cfg = PPOConfig(
+        env_id="VINGrid-8x8-v0",
+        n_envs=4,
+        n_steps=16,
+        batch_size=32,
+        n_epochs=2,
+        ch_h=8,
+        ch_q=8,
+        total_timesteps=128,
+        eval_freq=10**6,
+        threads=1,
+        learn_vi_kernels=False,
+        reward_kernel=1,
+        head_init="moves",
+        center_q=True,
+    )
+    model, _ = train_ppo(cfg, str(tmp_path))
+    vin = model.policy.features_extractor.vin
+    fresh = VIN(2, k=10, ch_h=8, ch_q=8, n_actions=0)
+    assert torch.equal(vin.q_from_value.weight, fresh.q_from_value.weight)
+    assert torch.equal(vin.q_from_reward.weight, fresh.q_from_reward.weight)
+    assert vin.hidden.weight.shape[-1] == 1
+    start = build_ppo(cfg, VINGridVecEnv(4, size=8, seed=0)).policy.features_extractor.vin
+    assert not torch.equal(vin.reward.weight, start.reward.weight), "the reward did not train"
+    loaded = PPO.load(tmp_path / "model.zip", device="cpu").policy.features_extractor
+    assert not loaded.learn_vi_kernels and not loaded.vin.q_from_value.weight.requires_grad
+
+
+def test_bad_vin_options_raise():
+    with pytest.raises(ValueError, match="reward_kernel must be odd"):
+        VIN(2, reward_kernel=2)
+    env = VINGridVecEnv(2, size=8)
+    kwargs = {"features_extractor_kwargs": {"learn_vi_kernels": False, "kernel_init": "zero"}}
+    with pytest.raises(ValueError, match="needs kernel_init='moves'"):
+        PPO(VINPolicy, env, policy_kwargs=kwargs, device="cpu")
