@@ -217,10 +217,14 @@ class _VINPolicyMixin:
         value_gradients: bool = True,
         center_q: bool = False,
         head_init: str = "orthogonal",
+        learn_head: bool = True,
         **kwargs: Any,
     ) -> None:
         if head_init not in HEAD_INITS:
             raise ValueError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}")
+        if not learn_head and head_init != "moves":
+            raise ValueError("learn_head=False keeps the action head at its start: it needs head_init='moves'")
+        self.learn_head = learn_head
         self.center_q = center_q
         self.head_init = head_init
         super().__init__(*args, **_vin_defaults(kwargs))
@@ -235,6 +239,8 @@ class _VINPolicyMixin:
         typing.cast(Any, super())._build(lr_schedule)
         if self.head_init == "moves":
             _moves_head(typing.cast(torch.nn.Linear, self.action_net))
+            if not self.learn_head:
+                self.action_net.requires_grad_(False)
         if self.center_q:
             self.action_net = torch.nn.Sequential(CenteredQ(), self.action_net)
 
@@ -243,6 +249,7 @@ class _VINPolicyMixin:
         data["value_gradients"] = self.value_gradients
         data["center_q"] = self.center_q
         data["head_init"] = self.head_init
+        data["learn_head"] = self.learn_head
         return data
 
 
@@ -260,6 +267,8 @@ class VINPolicy(_VINPolicyMixin, MultiInputActorCriticPolicy):
     :param head_init: start of the action head: ``orthogonal`` (SB3's, gain 0.01) or ``moves``
         (logit ``a`` = Q channel ``a``, the channel tied to move ``a`` by the VIN's ``moves``
         kernels): the planner's own greedy policy from the first step, with nothing learned.
+    :param learn_head: ``False`` keeps the ``moves`` head fixed: the policy is a softmax over the
+        planner's Q, as sharp as the learned reward's scale makes it.
     """
 
 

@@ -121,6 +121,8 @@ class PPOConfig:
     """VIN: kernel of the hidden reward layer, 3 (published) or 1 (see :class:`agents.vin.VIN`)."""
     head_init: str = "orthogonal"
     """VIN: start of the action head, ``orthogonal`` or ``moves`` (see :class:`agents.policies.VINPolicy`)."""
+    learn_head: bool = True
+    """VIN: ``False`` keeps the ``moves`` action head fixed (see :class:`agents.policies.VINPolicy`)."""
     group_minibatches: bool = True
     """Minibatches of whole episodes rather than single steps, so the steps of a map share
     one value iteration (VIN and FCN plan once per distinct map in a minibatch)."""
@@ -228,6 +230,7 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
         kwargs["value_gradients"] = cfg.value_gradients
         kwargs["center_q"] = cfg.center_q
         kwargs["head_init"] = cfg.head_init
+        kwargs["learn_head"] = cfg.learn_head
     algo = MaskablePPO if cfg.masked else PPO
     buffer = None
     if cfg.group_minibatches:

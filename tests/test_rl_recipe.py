@@ -119,6 +119,8 @@ def test_bad_policy_options_raise():
         PPO(
             VINPolicy, env, policy_kwargs={"head_init": "moves", "features_extractor_kwargs": {"ch_q": 4}}, device="cpu"
         )
+    with pytest.raises(ValueError, match="learn_head=False keeps the action head"):
+        PPO(VINPolicy, env, policy_kwargs={"learn_head": False}, device="cpu")
     with pytest.raises(ValueError, match="lr_schedule"):
         PPOConfig(lr_schedule="cosine")
     with pytest.raises(ValueError, match="lr_final must be in"):
@@ -205,9 +207,12 @@ def test_fixed_vi_kernels_stay_at_the_moves_and_the_reward_still_learns(tmp_path
         learn_vi_kernels=False,
         reward_kernel=1,
         head_init="moves",
+        learn_head=False,
         center_q=True,
     )
     model, _ = train_ppo(cfg, str(tmp_path))
+    head = model.policy.action_net[1]
+    assert torch.equal(head.weight, torch.eye(8)) and not head.bias.any(), "the fixed head moved"
     vin = model.policy.features_extractor.vin
     fresh = VIN(2, k=10, ch_h=8, ch_q=8, n_actions=0)
     assert torch.equal(vin.q_from_value.weight, fresh.q_from_value.weight)
@@ -217,6 +222,7 @@ def test_fixed_vi_kernels_stay_at_the_moves_and_the_reward_still_learns(tmp_path
     assert not torch.equal(vin.reward.weight, start.reward.weight), "the reward did not train"
     loaded = PPO.load(tmp_path / "model.zip", device="cpu").policy.features_extractor
     assert not loaded.learn_vi_kernels and not loaded.vin.q_from_value.weight.requires_grad
+    assert not PPO.load(tmp_path / "model.zip", device="cpu").policy.learn_head
 
 
 def test_bad_vin_options_raise():
