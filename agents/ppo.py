@@ -16,6 +16,7 @@ initialisation from a BC model, success-rate evaluation and exact resume.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import random
@@ -179,6 +180,13 @@ class PPOConfig:
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
         env_size(self.env_id)
+
+
+def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored settings with the fields added since they were written set to their defaults
+    (those fields did not exist, so the run used what their defaults do)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(PPOConfig) if f.default is not dataclasses.MISSING}
+    return {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
 
 
 def batched_env(env: VecEnv) -> VINGridVecEnv:
@@ -451,7 +459,7 @@ def train_ppo(
     extra: dict[str, Any] = {"history": []}
     if resume:
         state = load_ppo_checkpoint(ckpt)
-        check_resume_settings(ckpt, state["config"], asdict(cfg), may_differ=("total_timesteps",))
+        check_resume_settings(ckpt, with_defaults(state["config"]), asdict(cfg), may_differ=("total_timesteps",))
         algo = MaskablePPO if cfg.masked else PPO
         model: OnPolicyAlgorithm = algo.load(io.BytesIO(state["model"]), env=env, device=resolve_device(cfg.device))
         batched_env(env).load_state_dict(state["env"])

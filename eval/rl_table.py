@@ -117,7 +117,7 @@ def run_one(
         that finished training is still evaluated).
     """
     from agents.evaluation import evaluate_policy_on_maps
-    from agents.ppo import train_ppo
+    from agents.ppo import train_ppo, with_defaults
 
     ppo = ppo_config(cfg, size, policy, seed)
     run_dir = os.path.join(cfg.runs_dir, str(size), policy, f"seed{seed}")
@@ -130,7 +130,11 @@ def run_one(
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # damaged outside us: computed again
             log(f"{result_path} is unreadable ({exc}); evaluating that run again")
             done = {}
-        if isinstance(done, dict) and done.get("settings") == settings:
+        if (
+            isinstance(done, dict)
+            and isinstance(done.get("settings"), dict)
+            and with_defaults(done["settings"]) == settings
+        ):
             return done
     resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
     if only_cached and not (resume and _finished(os.path.join(run_dir, "checkpoint.pt"), ppo.total_timesteps)):

@@ -14,6 +14,7 @@ SHIPPED = [
     ("VINGrid-28x28-v0", "bc"),
     ("VINGrid-8x8-v0", "ppo"),
     ("VINGrid-16x16-v0", "ppo"),
+    ("VINGrid-28x28-v0", "ppo"),
 ]
 
 
