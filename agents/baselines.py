@@ -40,9 +40,16 @@ class CNNExtractor(BaseFeaturesExtractor):
 
     :param observation_space: a VINGrid ``Dict`` space.
     :param channels: filters of the five conv layers.
+    :param channels_last: feed the convolutions a channels-last image (the same function; on
+        this project's CPU their forward and backward run 1.5-1.8x faster, BENCHMARKS.md).
     """
 
-    def __init__(self, observation_space: spaces.Dict, channels: tuple[int, ...] = (50, 50, 100, 100, 100)) -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        channels: tuple[int, ...] = (50, 50, 100, 100, 100),
+        channels_last: bool = True,
+    ) -> None:
         in_ch, height, width = _check_space(observation_space, "CNNExtractor")
         if len(channels) != 5 or min(channels) < 1:
             raise ValueError(f"channels must be five positive filter counts, got {channels!r}")
@@ -56,13 +63,14 @@ class CNNExtractor(BaseFeaturesExtractor):
                 layers.append(nn.MaxPool2d(2))
             prev = ch
         self.net = nn.Sequential(*layers, nn.Flatten())
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         image = observations["image"].float()
         pos = observations["position"].long()
         agent = torch.zeros_like(image[:, :1])
         agent[torch.arange(image.shape[0], device=image.device), 0, pos[:, 0], pos[:, 1]] = 1.0
-        return self.net(torch.cat([image, agent], dim=1))
+        return self.net(torch.cat([image, agent], dim=1).contiguous(memory_format=self.memory_format))
 
 
 class FCNExtractor(BaseFeaturesExtractor):

@@ -77,6 +77,8 @@ class VINExtractor(BaseFeaturesExtractor):
         (the env's known deterministic moves, weight 1): only the reward and the heads learn,
         and no kernel gain above 1 can make a longer path look more valuable than a shorter one.
     :param reward_kernel: kernel of the VIN's hidden reward layer (see :class:`~agents.vin.VIN`).
+    :param walls_block: a move into an obstacle leaves the agent in place, as in the env (see
+        :class:`~agents.vin.VIN`); needs ``learn_vi_kernels=False``.
     """
 
     #: Plans kept at most; the cache is emptied when it would grow past this.
@@ -96,6 +98,7 @@ class VINExtractor(BaseFeaturesExtractor):
         terminal_goal: bool = False,
         learn_vi_kernels: bool = True,
         reward_kernel: int = 3,
+        walls_block: bool = False,
     ) -> None:
         if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
@@ -114,8 +117,11 @@ class VINExtractor(BaseFeaturesExtractor):
             tied=tied,
             terminal_goal=terminal_goal,
             reward_kernel=reward_kernel,
+            walls_block=walls_block,
         )
         self.learn_vi_kernels = learn_vi_kernels
+        if walls_block and learn_vi_kernels:
+            raise ValueError("walls_block=True reads Q channel a as move a: it needs learn_vi_kernels=False")
         if not learn_vi_kernels:
             if kernel_init != "moves" or not tied:
                 raise ValueError("learn_vi_kernels=False keeps the 'moves' kernels: it needs kernel_init='moves', tied")

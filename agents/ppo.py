@@ -120,6 +120,8 @@ class PPOConfig:
     """VIN: ``False`` keeps the value-iteration kernels at the env's moves (see :class:`agents.policies.VINExtractor`)."""
     reward_kernel: int = 3
     """VIN: kernel of the hidden reward layer, 3 (published) or 1 (see :class:`agents.vin.VIN`)."""
+    walls_block: bool = False
+    """VIN: a move into an obstacle leaves the agent in place, as in the env (see :class:`agents.vin.VIN`)."""
     head_init: str = "orthogonal"
     """VIN: start of the action head, ``orthogonal`` or ``moves`` (see :class:`agents.policies.VINPolicy`)."""
     learn_head: bool = True
@@ -179,7 +181,33 @@ class PPOConfig:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
+        if self.walls_block and self.learn_vi_kernels:
+            raise ValueError("walls_block=true needs learn_vi_kernels=false (Q channel a must stay move a)")
         env_size(self.env_id)
+
+
+#: Settings that reach only the VIN policy (the CNN and FCN ignore them).
+VIN_ONLY_KEYS = (
+    "center_q",
+    "terminal_goal",
+    "learn_vi_kernels",
+    "reward_kernel",
+    "walls_block",
+    "head_init",
+    "learn_head",
+    "value_gradients",
+    "ch_q",
+    "ch_h",
+    "k",
+)
+
+
+def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as the policy sees them: without :data:`VIN_ONLY_KEYS` unless the policy is the VIN,
+    so that a CNN run is the same run whatever those keys say."""
+    if settings.get("policy") == "vin":
+        return dict(settings)
+    return {k: v for k, v in settings.items() if k not in VIN_ONLY_KEYS}
 
 
 def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +262,7 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
             "terminal_goal": cfg.terminal_goal,
             "learn_vi_kernels": cfg.learn_vi_kernels,
             "reward_kernel": cfg.reward_kernel,
+            "walls_block": cfg.walls_block,
         }
         kwargs["value_gradients"] = cfg.value_gradients
         kwargs["center_q"] = cfg.center_q
@@ -459,7 +488,12 @@ def train_ppo(
     extra: dict[str, Any] = {"history": []}
     if resume:
         state = load_ppo_checkpoint(ckpt)
-        check_resume_settings(ckpt, with_defaults(state["config"]), asdict(cfg), may_differ=("total_timesteps",))
+        check_resume_settings(
+            ckpt,
+            effective_settings(with_defaults(state["config"])),
+            effective_settings(asdict(cfg)),
+            may_differ=("total_timesteps",),
+        )
         algo = MaskablePPO if cfg.masked else PPO
         model: OnPolicyAlgorithm = algo.load(io.BytesIO(state["model"]), env=env, device=resolve_device(cfg.device))
         batched_env(env).load_state_dict(state["env"])

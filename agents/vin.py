@@ -31,6 +31,10 @@ def default_k(size: int) -> int:
     return PAPER_K.get(size, int(round(1.3 * size)))
 
 
+#: Stands for minus infinity where a max must never pick an entry (finite, so gradients stay finite).
+_NEVER = -1e9
+
+
 class VIN(nn.Module):
     """Reward conv, K (tied) value-iteration steps, attention, linear head.
 
@@ -53,6 +57,15 @@ class VIN(nn.Module):
         The published VIN backs values up through the goal like any cell; its values near the
         goal then grow with K, and a cell beside the goal can outvalue it unless the learned
         reward peaks sharply there. ``False`` (the default) is the published VIN.
+    :param reward_kernel: kernel of the hidden reward layer: 3 (published) or 1 (each cell's
+        reward reads that cell alone).
+    :param walls_block: the env's rule for a move into an obstacle (or off the map): the agent
+        stays where it is. Q of such a move is the obstacle's reward (the learned cost of a
+        collision) plus the value of the agent's *own* cell, not the obstacle's. The published
+        VIN treats an obstacle as a cell that can be entered at a learned cost, so a wall whose
+        learned cost is a few moves looks cheaper than a long detour round it (a PPO agent
+        walked into one). Needs the ``moves`` kernels, kept fixed, so that Q channel ``a`` is
+        move ``a``. ``False`` (the default) is the published VIN.
     """
 
     def __init__(
@@ -67,8 +80,12 @@ class VIN(nn.Module):
         tied: bool = True,
         terminal_goal: bool = False,
         reward_kernel: int = 3,
+        walls_block: bool = False,
     ) -> None:
         super().__init__()
+        if walls_block and (kernel_init != "moves" or not tied):
+            raise ValueError("walls_block reads Q channel a as move a: it needs kernel_init='moves' and tied=True")
+        self.walls_block = walls_block
         if k < 1:
             raise ValueError(f"k (value-iteration steps) must be >= 1, got {k}")
         if kernel_size < 1 or kernel_size % 2 == 0:
@@ -82,18 +99,18 @@ class VIN(nn.Module):
         self.hidden = nn.Conv2d(in_channels, ch_h, reward_kernel, padding=reward_kernel // 2)
         self.reward = nn.Conv2d(ch_h, 1, 1, bias=False)
         pad = kernel_size // 2
-        self.q_from_reward = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
-        self.q_from_value = nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
+
+        def vi_conv() -> nn.Conv2d:
+            return nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False)
+
+        self.q_from_reward = vi_conv()
+        self.q_from_value = vi_conv()
         self.tied = tied
         self.terminal_goal = terminal_goal
         # Untied: iteration i + 2 (and, last, the final Q) uses kernel pair i; the first
         # iteration keeps q_from_reward (its value is zero, so q_from_value is unused).
-        self.untied_reward = nn.ModuleList(
-            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)]
-        )
-        self.untied_value = nn.ModuleList(
-            [] if tied else [nn.Conv2d(1, ch_q, kernel_size, padding=pad, bias=False) for _ in range(k)]
-        )
+        self.untied_reward = nn.ModuleList([] if tied else [vi_conv() for _ in range(k)])
+        self.untied_value = nn.ModuleList([] if tied else [vi_conv() for _ in range(k)])
         self.head = nn.Linear(ch_q, n_actions, bias=False) if n_actions else None
         self.reset_kernels()
 
@@ -142,6 +159,7 @@ class VIN(nn.Module):
         """
         r = self.reward_image(image)
         q_r = self.q_from_reward(r)
+        blocked = self.blocked_moves(image) if self.walls_block else None
         v = q_r.max(dim=1, keepdim=True).values  # iteration 1: v starts at 0
         not_goal = 1.0 - image[:, 1:2] if self.terminal_goal else None
         if not_goal is not None:
@@ -156,13 +174,34 @@ class VIN(nn.Module):
                 if values is not None:
                     values.append(v)
             return self.untied_reward[-1](r) + self.untied_value[-1](v)
+        if blocked is not None:
+            # A blocked move's Q is its reward plus v at the cell itself, so the best of them is
+            # v + ``stay`` with ``stay`` fixed per map: one max over one channel per iteration
+            # instead of a select over all of them (the same values; 2.3x faster planning).
+            stay = q_r.masked_fill(~blocked, _NEVER).max(dim=1, keepdim=True).values
+            q_r_free = q_r.masked_fill(blocked, _NEVER)
         for _ in range(self.k - 1):
-            v = (q_r + self.q_from_value(v)).max(dim=1, keepdim=True).values
+            if blocked is None:
+                v = (q_r + self.q_from_value(v)).max(dim=1, keepdim=True).values
+            else:
+                v = torch.maximum((q_r_free + self.q_from_value(v)).max(dim=1, keepdim=True).values, v + stay)
             if not_goal is not None:
                 v = v * not_goal
             if values is not None:
                 values.append(v)
-        return q_r + self.q_from_value(v)
+        moved = self.q_from_value(v)
+        return q_r + (moved if blocked is None else torch.where(blocked, v, moved))
+
+    def blocked_moves(self, image: torch.Tensor) -> torch.Tensor:
+        """(M, C, H, W) observation -> (M, ch_q, H, W): whether move ``a`` from each cell hits an
+        obstacle (channel 0) or leaves the map. Channels past the 8 moves are never blocked."""
+        from gridworld_env.core import ACTIONS
+
+        kernel = torch.zeros(self.ch_q, 1, 3, 3, dtype=image.dtype, device=image.device)
+        for a, (dr, dc) in enumerate(ACTIONS[: self.ch_q]):
+            kernel[a, 0, 1 + dr, 1 + dc] = 1.0
+        walls = torch.nn.functional.pad(image[:, :1], (1, 1, 1, 1), value=1.0)
+        return torch.nn.functional.conv2d(walls, kernel) > 0.5
 
     def act(self, q: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Attention: Q of map ``map_index[i]`` at ``(rows[i], cols[i])``, through the head.

@@ -1,5 +1,5 @@
 """Agent benchmarks: BC training throughput against a reference-style VIN, rollouts with and
-without the plan cache, and PPO + VIN env steps per second.
+without the plan cache, PPO + VIN env steps per second, and the cost of ``walls_block`` planning.
 
     python -m bench.agent_bench [--quick]
 """
@@ -19,11 +19,12 @@ import torch
 from agents.bc import BCConfig, bc_loss, build_model, conv_backend, map_batches
 from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.ppo import PPOConfig, train_ppo
-from agents.vin import PAPER_K
+from agents.vin import PAPER_K, VIN
 from bench.reference_vin import ReferenceVIN
 from bench.timing import machine
 from gridworld_env.core import observation_images
 from gridworld_env.expert import make_dataset
+from gridworld_env.maps import default_spec, sample_episodes
 
 #: Samples in one training epoch of the paper's data sets (6/7 of 5,000 maps x 7 trajectories).
 PAPER_EPOCH = {8: 77_760, 16: 776_440, 28: 4_510_695}
@@ -205,6 +206,88 @@ def main(argv: list[str] | None = None) -> None:
             f"- {size}x{size}: {cached:,.0f} steps/s with the plan cache, {plain:,.0f} without ({cached / plain:.1f}x)"
         )
     ppo_comparison(8192 if args.quick else 65536)
+    walls_block_comparison(seconds)
+    cnn_memory_format_comparison(seconds)
+
+
+def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int, tuple[float, float]]:
+    """The CNN baseline's forward and backward on ``batch`` observations (one PPO minibatch),
+    channels-first against channels-last, interleaved in one run at 16x16 and 28x28. Prints and
+    returns samples/s per size."""
+    from gymnasium import spaces
+
+    from agents.baselines import CNNExtractor
+
+    print(f"\nCNN baseline, forward and backward of a batch of {batch:,} (same run):")
+    rates = {}
+    for size in (16, 28):
+        space = spaces.Dict(
+            {
+                "image": spaces.Box(0, 1, (2, size, size), np.float32),
+                "position": spaces.Box(0, size - 1, (2,), np.int64),
+            }
+        )
+        gen = torch.Generator().manual_seed(0)
+        obs = {
+            "image": (torch.rand(batch, 2, size, size, generator=gen) < 0.2).float(),
+            "position": torch.randint(1, size - 1, (batch, 2), generator=gen),
+        }
+        first, last = CNNExtractor(space, channels_last=False), CNNExtractor(space, channels_last=True)
+        last.load_state_dict(first.state_dict())
+        if not torch.allclose(first(obs), last(obs), atol=1e-5):
+            raise AssertionError("channels-first and channels-last CNNs disagree")
+
+        def timed(net: CNNExtractor, obs: dict[str, torch.Tensor] = obs) -> Callable[[], int]:
+            def step() -> int:
+                net(obs).sum().backward()
+                return batch
+
+            return step
+
+        cf, cl = _best_interleaved([timed(first), timed(last)], seconds)
+        rates[size] = (cf, cl)
+        print(f"- {size}x{size}: channels-first {cf:,.0f} samples/s, channels-last {cl:,.0f} ({cl / cf:.2f}x)")
+    return rates
+
+
+def _select_form_plan(vin: VIN, image: torch.Tensor) -> torch.Tensor:
+    """``walls_block`` value iteration written the direct way, a select over every Q channel at
+    every iteration (what :meth:`agents.vin.VIN.plan` computed first; the same Q)."""
+    q_r = vin.q_from_reward(vin.reward_image(image))
+    blocked, not_goal = vin.blocked_moves(image), 1.0 - image[:, 1:2]
+    v = q_r.max(dim=1, keepdim=True).values * not_goal
+    for _ in range(vin.k - 1):
+        v = (q_r + torch.where(blocked, v, vin.q_from_value(v))).max(dim=1, keepdim=True).values * not_goal
+    return q_r + torch.where(blocked, v, vin.q_from_value(v))
+
+
+def walls_block_comparison(seconds: float, size: int = 28, maps: int = 64) -> list[float]:
+    """Value iterations of the PPO recipe's VIN (K of the paper, 8 Q channels, terminal goal) on
+    ``maps`` maps, forward and backward: without ``walls_block``, with it, and with it in the
+    select form; interleaved in one run. Prints and returns the three rates (maps/s)."""
+    episodes = sample_episodes([np.random.default_rng(i) for i in range(maps)], default_spec(size))
+    image = torch.from_numpy(observation_images(episodes.obstacles, episodes.goals, np.float32))
+    plain = VIN(2, k=PAPER_K[size], ch_q=8, terminal_goal=True, reward_kernel=1)
+    walls = VIN(2, k=PAPER_K[size], ch_q=8, terminal_goal=True, reward_kernel=1, walls_block=True)
+    walls.load_state_dict(plain.state_dict())
+    if not torch.equal(_select_form_plan(walls, image), walls.plan(image)):
+        raise AssertionError("the select form and VIN.plan disagree")
+
+    def timed(plan: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], int]:
+        def step() -> int:
+            plan(image).sum().backward()
+            return maps
+
+        return step
+
+    rates = _best_interleaved(
+        [timed(plain.plan), timed(walls.plan), timed(lambda x: _select_form_plan(walls, x))], seconds
+    )
+    print(f"\nValue iteration at {size}x{size}, K = {PAPER_K[size]}, {maps} maps, forward and backward (same run):")
+    print(f"- published (an obstacle is a cell to enter): {rates[0]:,.0f} maps/s")
+    print(f"- walls_block, as VIN.plan runs it: {rates[1]:,.0f} maps/s ({rates[1] / rates[0]:.2f}x)")
+    print(f"- walls_block, select form: {rates[2]:,.0f} maps/s ({rates[2] / rates[0]:.2f}x)")
+    return rates
 
 
 def ppo_comparison(steps: int) -> tuple[float, float]:

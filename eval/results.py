@@ -3,8 +3,10 @@ figures in them (what the scripts train is in :mod:`eval.training`)."""
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from gridworld_env.atomic import atomic_path
 
@@ -53,3 +55,28 @@ def read_table(path: str) -> tuple[list[str], list[list[str]]]:
     if not header:
         raise ValueError(f"{path} holds no markdown table")
     return header, rows
+
+
+def cached_result(path: str, matches: Callable[[dict[str, Any]], bool], log: Any = print) -> dict[str, Any] | None:
+    """The ``result.json`` of a finished run at ``path`` if ``matches`` accepts its settings, else ``None``.
+
+    A file damaged outside us (not JSON) is reported through ``log`` and treated as missing, so the
+    run is evaluated again; one written with other settings is not reused.
+    """
+    try:
+        with open(path) as f:
+            done = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        log(f"{path} is unreadable ({exc}); evaluating that run again")
+        return None
+    if isinstance(done, dict) and isinstance(done.get("settings"), dict) and matches(done["settings"]):
+        return done
+    return None
+
+
+def save_result(path: str, done: dict[str, Any]) -> None:
+    """Write a run's ``result.json`` atomically (a crash leaves the old file or none, never half)."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(done, f, indent=1)

@@ -20,7 +20,6 @@ not of learning). ``--only-cached`` builds both from the finished runs alone and
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -28,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eval.results import mean_spread
+from eval.results import cached_result, mean_spread, save_result
 from gridworld_env.atomic import atomic_path
 
 NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
@@ -117,25 +116,16 @@ def run_one(
         that finished training is still evaluated).
     """
     from agents.evaluation import evaluate_policy_on_maps
-    from agents.ppo import train_ppo, with_defaults
+    from agents.ppo import effective_settings, train_ppo, with_defaults
 
     ppo = ppo_config(cfg, size, policy, seed)
     run_dir = os.path.join(cfg.runs_dir, str(size), policy, f"seed{seed}")
     result_path = os.path.join(run_dir, "result.json")
     settings = {**asdict(ppo), "device": "any", "threads": "any", "episodes": cfg.episodes}
-    if os.path.exists(result_path):
-        try:
-            with open(result_path) as f:
-                done = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # damaged outside us: computed again
-            log(f"{result_path} is unreadable ({exc}); evaluating that run again")
-            done = {}
-        if (
-            isinstance(done, dict)
-            and isinstance(done.get("settings"), dict)
-            and with_defaults(done["settings"]) == settings
-        ):
-            return done
+    wanted = effective_settings(settings)
+    cached = cached_result(result_path, lambda stored: effective_settings(with_defaults(stored)) == wanted, log)
+    if cached is not None:
+        return cached
     resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
     if only_cached and not (resume and _finished(os.path.join(run_dir, "checkpoint.pt"), ppo.total_timesteps)):
         return None
@@ -153,8 +143,7 @@ def run_one(
         "timesteps": int(model.num_timesteps),
         "resumed": resume,
     }
-    with atomic_path(result_path) as tmp, open(tmp, "w") as f:
-        json.dump(done, f, indent=1)
+    save_result(result_path, done)
     log(
         f"{size}x{size} {policy} seed {seed}: success {100 * test.success_rate:.1f} %, "
         f"{model.num_timesteps:,} env steps, "

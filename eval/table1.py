@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eval.results import mean_spread
+from eval.results import cached_result, mean_spread, save_result
 from gridworld_env.atomic import atomic_path
 
 #: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
@@ -138,15 +138,9 @@ def run_one(
     run_dir = os.path.join(cfg.runs_dir, str(size), model, f"seed{seed}")
     result_path = os.path.join(run_dir, "result.json")
     settings = {**asdict(bc), "device": "any", "threads": "any", "episodes": cfg.episodes}
-    if os.path.exists(result_path):
-        try:
-            with open(result_path) as f:
-                done = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # damaged outside us: computed again
-            log(f"{result_path} is unreadable ({exc}); evaluating that run again")
-            done = {}
-        if isinstance(done, dict) and done.get("settings") == settings:
-            return done
+    cached = cached_result(result_path, lambda stored: stored == settings, log)
+    if cached is not None:
+        return cached
     resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
     t0 = time.perf_counter()
     model_obj, history = train_bc(bc, run_dir, resume=resume, progress=progress)
@@ -159,8 +153,7 @@ def run_one(
         "train_minutes": minutes,
         "resumed": resume,
     }
-    with atomic_path(result_path) as tmp, open(tmp, "w") as f:
-        json.dump(done, f, indent=1)
+    save_result(result_path, done)
     log(
         f"{size}x{size} {model} seed {seed}: success {100 * test.success_rate:.1f} %, prediction error "
         f"{1 - test.action_accuracy:.4f}, {minutes:.1f} min"

@@ -339,3 +339,21 @@ def test_untied_vin_trains_every_iteration_kernel():
     assert all(conv.weight.grad is not None for conv in [*vin.untied_reward, *vin.untied_value])
     tied_params = sum(p.numel() for p in VIN(k=4, ch_h=4, ch_q=10).parameters())
     assert sum(p.numel() for p in vin.parameters()) == tied_params + 2 * 4 * 10 * 9
+
+
+def test_cnn_channels_last_is_the_same_function_and_its_gradients():
+    from agents.baselines import CNNExtractor
+
+    space = VINGridVecEnv(2, size=16).observation_space
+    first, last = CNNExtractor(space, channels_last=False), CNNExtractor(space, channels_last=True)
+    last.load_state_dict(first.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    obs = {
+        "image": (torch.rand(64, 2, 16, 16, generator=gen) < 0.2).float(),
+        "position": torch.randint(1, 15, (64, 2), generator=gen),
+    }
+    torch.testing.assert_close(first(obs), last(obs), atol=1e-5, rtol=1e-4)
+    first(obs).square().sum().backward()
+    last(obs).square().sum().backward()
+    for a, b in zip(first.parameters(), last.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-4, rtol=1e-3)

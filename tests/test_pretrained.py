@@ -38,21 +38,7 @@ def test_shipped_agent_loads_with_plain_ppo_and_solves_held_out_maps(env_id, alg
     assert result.success_rate >= 0.95, result
 
 
-# Every shipped agent. The PPO 8x8 agent still walks into this wall (README.md, "PPO from reward"):
-# its learned obstacle cost is only about 4 free moves, and the 8-move detour costs more than
-# stepping into the border wall, whose value is 0; strict, so the test says when that is fixed.
-WALL_FAILS = {("VINGrid-8x8-v0", "ppo")}
-
-
-@pytest.mark.parametrize(
-    "env_id, algo",
-    [
-        pytest.param(*s, marks=pytest.mark.xfail(strict=True, reason="known: walks into the wall"))
-        if s in WALL_FAILS
-        else s
-        for s in SHIPPED
-    ],
-)
+@pytest.mark.parametrize("env_id, algo", SHIPPED)
 def test_shipped_agent_goes_round_a_wall(env_id, algo):
     model = load_pretrained(env_id, algo)
     env = gym.make(env_id)

@@ -17,6 +17,7 @@ from agents.vin import VIN
 from gridworld_env.core import observation_images
 from gridworld_env.maps import default_spec, sample_episodes
 from gridworld_env.vector import VINGridVecEnv
+from tests.test_ppo import TINY
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,6 +59,43 @@ def test_terminal_goal_plans_shortest_paths():
     west = 3  # N, S, E, W: from the cell east of the goal, W moves onto it
     if neighbour == (g[0], g[1] + 1):
         assert q[0, west, neighbour[0], neighbour[1]] == pytest.approx(1.0, abs=1e-5)
+
+
+def _cheap_wall_vin(size: int, walls_block: bool) -> VIN:
+    """The hand-set VIN with a wall that costs 3 free moves (free -0.1, obstacle -0.3)."""
+    vin = VIN(2, k=2 * size, ch_h=2, ch_q=8, n_actions=0, terminal_goal=True, walls_block=walls_block)
+    with torch.no_grad():
+        vin.hidden.weight.zero_()
+        vin.hidden.weight[0, 0, 1, 1] = 1.0
+        vin.hidden.bias.copy_(torch.tensor([0.5, 0.0]))
+        vin.reward.weight[0, :, 0, 0] = torch.tensor([-0.2, 0.0])  # -0.2 (obstacle + 0.5)
+    return vin
+
+
+def test_walls_block_plans_round_a_cheap_wall_that_the_published_vin_walks_into():
+    from gridworld_env.core import ACTIONS, distance_maps, optimal_action_masks
+    from tests.test_pretrained import wall_between
+
+    ep = _episodes(8, 20)
+    obstacles = np.concatenate([wall_between(8)[None], ep.obstacles])
+    goals = np.concatenate([np.array([[1, 6]]), ep.goals])
+    images = torch.from_numpy(observation_images(obstacles, goals, np.float32))
+    with torch.no_grad():
+        published = _cheap_wall_vin(8, walls_block=False).plan(images).numpy()
+        blocking = _cheap_wall_vin(8, walls_block=True).plan(images).numpy()
+
+    def target(q: np.ndarray) -> tuple[int, int]:  # the cell that the greedy move at (1, 3) aims at
+        dr, dc = ACTIONS[int(q[0, :, 1, 3].argmax())]
+        return 1 + dr, 3 + dc
+
+    assert obstacles[0][target(published)], "the published VIN steps into a wall beside the goal's side"
+    assert not obstacles[0][target(blocking)]
+    # With walls blocking, any negative step cost gives shortest paths, whatever the wall costs.
+    distances = distance_maps(obstacles, goals)
+    masks = optimal_action_masks(distances)
+    reachable = distances > 0
+    ok = np.take_along_axis(masks, blocking.argmax(axis=1)[..., None], axis=-1)[..., 0]
+    assert ok[reachable].all(), f"{(~ok[reachable]).sum()} cells with a non-optimal greedy move"
 
 
 def test_terminal_goal_off_is_the_published_vin():
@@ -194,21 +232,13 @@ def test_fixed_vi_kernels_stay_at_the_moves_and_the_reward_still_learns(tmp_path
     from agents.ppo import train_ppo
 
     cfg = PPOConfig(
-        env_id="VINGrid-8x8-v0",
-        n_envs=4,
-        n_steps=16,
-        batch_size=32,
-        n_epochs=2,
-        ch_h=8,
-        ch_q=8,
-        total_timesteps=128,
-        eval_freq=10**6,
-        threads=1,
+        **{**TINY, "ch_q": 8, "total_timesteps": 128},
         learn_vi_kernels=False,
         reward_kernel=1,
         head_init="moves",
         learn_head=False,
         center_q=True,
+        walls_block=True,
     )
     model, _ = train_ppo(cfg, str(tmp_path))
     head = model.policy.action_net[1]
@@ -222,13 +252,34 @@ def test_fixed_vi_kernels_stay_at_the_moves_and_the_reward_still_learns(tmp_path
     assert not torch.equal(vin.reward.weight, start.reward.weight), "the reward did not train"
     loaded = PPO.load(tmp_path / "model.zip", device="cpu").policy.features_extractor
     assert not loaded.learn_vi_kernels and not loaded.vin.q_from_value.weight.requires_grad
+    assert loaded.vin.walls_block
     assert not PPO.load(tmp_path / "model.zip", device="cpu").policy.learn_head
 
 
 def test_bad_vin_options_raise():
     with pytest.raises(ValueError, match="reward_kernel must be odd"):
         VIN(2, reward_kernel=2)
+    with pytest.raises(ValueError, match="walls_block reads Q channel a as move a: it needs kernel_init"):
+        VIN(2, walls_block=True, kernel_init="zero")
+    with pytest.raises(ValueError, match="walls_block=true needs learn_vi_kernels=false"):
+        PPOConfig(walls_block=True)
     env = VINGridVecEnv(2, size=8)
     kwargs = {"features_extractor_kwargs": {"learn_vi_kernels": False, "kernel_init": "zero"}}
     with pytest.raises(ValueError, match="needs kernel_init='moves'"):
         PPO(VINPolicy, env, policy_kwargs=kwargs, device="cpu")
+
+
+def test_vin_only_settings_do_not_make_a_cnn_run_another_run():
+    """The RL table reuses a finished CNN run whatever the VIN-only keys say (they never reach it)."""
+    from dataclasses import asdict
+
+    from agents.ppo import VIN_ONLY_KEYS, effective_settings
+
+    cnn = asdict(PPOConfig(policy="cnn"))
+    assert effective_settings({**cnn, "walls_block": True, "learn_vi_kernels": False, "ch_q": 8}) == (
+        effective_settings(cnn)
+    )
+    vin = asdict(PPOConfig(policy="vin"))
+    assert effective_settings({**vin, "ch_q": 8}) != effective_settings(vin)
+    assert set(VIN_ONLY_KEYS) <= set(vin), "every VIN-only key is a PPOConfig field"
+    assert effective_settings({**cnn, "lr": 0.5}) != effective_settings(cnn)
