@@ -101,21 +101,24 @@ def policy_act_fn(policy: BasePolicy, ep: Episodes, chunk: int = 256, plan_cache
     return act_generic
 
 
-def evaluate_act_fn(act: ActFn, ep: Episodes, progress: bool = False) -> EvalResult:
+def evaluate_act_fn(act: ActFn, ep: Episodes, progress: bool = False, accuracy: bool = True) -> EvalResult:
     """Roll ``act`` on every episode of ``ep`` at once and score it (see the module docstring).
 
     :param progress: show a progress bar (episodes rolled out, then expert paths scored).
+    :param accuracy: also score the actions along the expert's paths; ``False`` for an agent
+        with memory (its state belongs to its own rollout), whose accuracy is then NaN.
     """
     with contextlib.ExitStack() as stack:
         bar = None
         if progress:
             from tqdm import tqdm
 
-            bar = stack.enter_context(tqdm(total=2 * ep.goals.shape[0], desc="eval", unit="episode"))
-        return _evaluate(act, ep, bar)
+            total = (2 if accuracy else 1) * ep.goals.shape[0]
+            bar = stack.enter_context(tqdm(total=total, desc="eval", unit="episode"))
+        return _evaluate(act, ep, bar, accuracy)
 
 
-def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
+def _evaluate(act: ActFn, ep: Episodes, bar: Any, accuracy: bool = True) -> EvalResult:
     n = ep.goals.shape[0]
     idx = np.arange(n)
     optimal_len = ep.distances[idx, ep.starts[:, 0], ep.starts[:, 1]].astype(np.int64)
@@ -143,8 +146,8 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
     # Tie-aware accuracy along the expert's own path from each start.
     masks = optimal_action_masks(ep.distances)
     m, r, c = idx.copy(), ep.starts[:, 0].copy(), ep.starts[:, 1].copy()
-    correct = total = 0
-    while m.size:
+    correct, total = 0, 0 if accuracy else -1
+    while accuracy and m.size:
         ok = masks[m, r, c]
         chosen = act(m, r, c)
         correct += int(ok[np.arange(m.size), chosen].sum())
@@ -159,10 +162,37 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any) -> EvalResult:
         episodes=n,
         success_rate=float(success.mean()),
         collision_free_success_rate=float((success & ~collided).mean()),
-        action_accuracy=correct / max(total, 1),
+        action_accuracy=correct / max(total, 1) if accuracy else float("nan"),
         path_ratio=float((steps[success] / optimal_len[success]).mean()) if success.any() else float("nan"),
         extra_moves=float((steps[success] - optimal_len[success]).mean()) if success.any() else float("nan"),
     )
+
+
+def predict_act_fn(model: Any, ep: Episodes, deterministic: bool = True) -> ActFn:
+    """An :data:`ActFn` for any agent with SB3's ``predict(obs, state, episode_start, deterministic)``,
+    carrying each episode's state (an RNN's, for one) from step to step: for agents with memory,
+    scored with ``evaluate_act_fn(..., accuracy=False)``."""
+    images = observation_images(ep.obstacles, ep.goals)
+    states: dict[int, Any] = {}
+
+    def act(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        obs = {"image": images[m], "position": np.stack([r, c], axis=1).astype(np.int64)}
+        known = [int(i) in states for i in m]
+        if any(known):
+            template = next(states[int(i)] for i in m if int(i) in states)
+            state = tuple(
+                np.stack([states[int(i)][k] if int(i) in states else np.zeros_like(template[k]) for i in m])
+                for k in range(len(template))
+            )
+        else:
+            state = None
+        actions, new = model.predict(obs, state, np.array([not k for k in known]), deterministic)
+        if new is not None:
+            for j, i in enumerate(m.tolist()):
+                states[i] = tuple(part[j] for part in new)
+        return np.asarray(actions)
+
+    return act
 
 
 def evaluate_policy_on_maps(
@@ -179,6 +209,17 @@ def evaluate_policy_on_maps(
     check_policy_size(policy, size)
     ep = held_out_episodes(size, episodes, seed)
     return evaluate_act_fn(policy_act_fn(policy, ep), ep, progress)
+
+
+def evaluate_agent_on_maps(
+    model: Any, size: int, episodes: int = 1000, seed: int = TEST_SEED, progress: bool = False
+) -> EvalResult:
+    """Evaluate any agent with SB3's ``predict`` (with memory: a World Models agent) on held-out maps,
+    through :func:`predict_act_fn`; the action accuracy is NaN (see :func:`evaluate_act_fn`)."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    ep = held_out_episodes(size, episodes, seed)
+    return evaluate_act_fn(predict_act_fn(model, ep), ep, progress, accuracy=False)
 
 
 def check_policy_size(policy: BasePolicy, size: int) -> None:

@@ -11,6 +11,7 @@ How each was trained, and its measured figures, are in README.md ("Pretrained ag
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from stable_baselines3 import PPO
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
@@ -49,12 +50,20 @@ def load_pretrained(env_id: str, algo: str = "bc", policy: str = "vin") -> PPO:
     return PPO.load(pretrained_path(env_id, algo, policy), device="cpu")
 
 
-def load_model(path: str) -> OnPolicyAlgorithm:
-    """Load an SB3 zip written by PPO or by sb3-contrib's MaskablePPO, on the CPU.
+def load_model(path: str) -> Any:
+    """Load an agent on the CPU: an SB3 zip written by PPO or by sb3-contrib's MaskablePPO, or a
+    World Models agent (:func:`agents.worldmodels.agent.load_agent`). Each acts through
+    ``predict(obs, state, episode_start, deterministic)``.
 
-    :raises ValueError: the file is neither.
+    :raises ValueError: the file is none of them.
     """
     from sb3_contrib import MaskablePPO
+
+    from agents.checkpoints import stored_format
+    from agents.worldmodels.agent import AGENT_FORMAT, load_agent
+
+    if stored_format(path) == AGENT_FORMAT:
+        return load_agent(path)
 
     errors = []
     algo: type[OnPolicyAlgorithm]

@@ -47,17 +47,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.model} is a folder: give the model's .zip file (a run folder holds model.zip)")
     if not os.path.exists(args.model):
         parser.error(f"no model at {args.model}")
-    from agents.evaluation import check_policy_size, evaluate_policy_on_maps
+    from agents.evaluation import check_policy_size, evaluate_agent_on_maps, evaluate_policy_on_maps
     from agents.zoo import load_model
     from gridworld_env import env_size
 
     try:
         size = env_size(args.env)
         model = load_model(args.model)
-        check_policy_size(model.policy, size)
+        if hasattr(model, "policy"):
+            check_policy_size(model.policy, size)
+        elif model.size != size:
+            raise ValueError(f"the agent was trained on {model.size}x{model.size} maps, not {size}x{size}")
     except ValueError as exc:
         parser.error(f"{args.model}: {exc}" if "trained on" in str(exc) else str(exc))
-    result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed, progress=not args.no_progress)
+    if not hasattr(model, "policy"):  # an agent with memory (World Models): through its predict
+        if args.render is not None:
+            parser.error("--render draws SB3 policies only; this agent is scored without pictures")
+        result = evaluate_agent_on_maps(model, size, args.episodes, args.seed, progress=not args.no_progress)
+    else:
+        result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed, progress=not args.no_progress)
     figures = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.as_dict().items()}
     report = {"env": args.env, "model": args.model, "seed": args.seed, **figures}
     if args.render is not None:

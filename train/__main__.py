@@ -4,6 +4,8 @@
                        [--resume | --overwrite]
     python -m train ppo --env VINGrid-8x8-v0 --policy vin|cnn|fcn|mlp [--masked] [--curriculum] [--init MODEL]
                         [--config hyperparams/ppo.yml] [key=value ...] [--out runs/NAME] [--resume | --overwrite]
+    python -m train worldmodels --env VINGrid-8x8-v0 --logdir DIR [--stage collect|vae|mdnrnn|controller|all]
+                                [--noreload] [--config hyperparams/worldmodels.yml] [key=value ...]
 
 Settings are the fields of :class:`agents.bc.BCConfig` / :class:`agents.ppo.PPOConfig`: the
 YAML section of the env id, then the flags, then ``key=value`` overrides (YAML syntax for
@@ -11,7 +13,9 @@ the value, e.g. ``epochs=5 loss=optimal_set``), anywhere among the flags. Each v
 against its field's type before any work.
 
 A run folder that already holds a run is refused: ``--resume`` continues it (settings must match,
-except threads and device), ``--overwrite`` replaces it.
+except threads and device), ``--overwrite`` replaces it. World Models works like its reference
+code instead: an existing ``--logdir`` is continued (settings must match, except threads and the
+controller's ``generations`` and ``target_return``), ``--noreload`` starts it afresh.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any
 
 import yaml
 
-from agents.config import BC_CONFIG, PPO_CONFIG, load_bc_config, load_ppo_config
+from agents.config import BC_CONFIG, HYPERPARAMS, PPO_CONFIG, load_bc_config, load_config, load_ppo_config
+
+WM_CONFIG = os.path.join(HYPERPARAMS, "worldmodels.yml")
 
 
 def run_name(cfg: Any) -> str:
@@ -66,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     ppo.add_argument("--masked", action="store_true", default=None, help="MaskablePPO with action masks")
     ppo.add_argument("--curriculum", action="store_true", default=None, help="start near the goal and widen")
     ppo.add_argument("--init", default=None, help="SB3 zip or BC checkpoint.pt to start from (BC then PPO)")
+    wm = sub.add_parser("worldmodels", help="World Models: V (VAE), M (MDN-RNN), C (CMA-ES controller)")
+    wm.add_argument("--env", default="VINGrid-8x8-v0", help="registered env id (default: %(default)s)")
+    wm.add_argument(
+        "--config", default=WM_CONFIG, help=f"YAML settings per env id (default: {os.path.relpath(WM_CONFIG)})"
+    )
+    wm.add_argument("--logdir", required=True, help="run folder: continued if it exists")
+    wm.add_argument("--stage", default="all", choices=["collect", "vae", "mdnrnn", "controller", "all"])
+    wm.add_argument("--noreload", action="store_true", help="start the logdir afresh (deletes its run files)")
+    wm.add_argument("--no-progress", action="store_true", help="no progress bars")
+    wm.add_argument("overrides", nargs="*", help="key=value settings (fields of WorldModelsConfig)")
     return parser
 
 
@@ -78,9 +94,13 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, A
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     args.overrides = [*args.overrides, *extra]
-    if args.resume and args.overwrite:
+    if getattr(args, "resume", False) and getattr(args, "overwrite", False):
         parser.error("--resume continues the run in the folder and --overwrite replaces it: give one")
     try:
+        if args.command == "worldmodels":
+            from agents.worldmodels.config import WorldModelsConfig
+
+            return args, load_config(WorldModelsConfig, "World Models", args.env, args.config, None, args.overrides)
         if args.command == "bc":
             cfg = load_bc_config(args.env, args.config, args.overrides)
         else:
@@ -94,6 +114,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, A
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, cfg = parse_args(argv)
+    if args.command == "worldmodels":
+        return _worldmodels(args, cfg)
     out = args.out
     if args.command == "bc":
         from agents.bc import train_bc as trainer
@@ -115,6 +137,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"interrupted: continue with the same command and --resume (run folder {out})", file=sys.stderr)
         return 130
     print(json.dumps({"model": os.path.join(out, "model.zip"), **(history[-1] if history else {})}))
+    return 0
+
+
+def _worldmodels(args: argparse.Namespace, cfg: Any) -> int:
+    from agents.worldmodels.pipeline import train_worldmodels
+
+    try:
+        agent = train_worldmodels(cfg, args.logdir, args.stage, args.noreload, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: run the same command again to continue (logdir {args.logdir})", file=sys.stderr)
+        return 130
+    done = agent is not None
+    print(
+        json.dumps(
+            {
+                "logdir": args.logdir,
+                "stage": args.stage,
+                "agent": os.path.join(args.logdir, "agent.pt") if done else None,
+            }
+        )
+    )
     return 0
 
 

@@ -1,0 +1,141 @@
+"""The World Models agent: V encodes the map image, C acts on [z, h], M carries h forward.
+
+It acts through the SB3 interface, ``predict(observation, state, episode_start, deterministic)``,
+with the LSTM state as ``state``, so code written for SB3 models (``python -m eval``,
+``evaluate_policy``-style loops) scores it unchanged. One file holds it all (:meth:`save`,
+:func:`load_agent`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.worldmodels.mdnrnn import MDNRNN
+from agents.worldmodels.vae import ConvVAE
+from gridworld_env.core import N_ACTIONS
+
+#: Format name of a saved agent.
+AGENT_FORMAT = "vingrid-worldmodels-checkpoint-v1"
+
+State = tuple[np.ndarray, np.ndarray]
+
+
+def map_frames(images: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """(B, 2, H, W) obstacle and goal channels and (B, 2) agent cells -> (B, 3, H, W) float frames,
+    the :class:`gridworld_env.wrappers.ImageObservation` image."""
+    agent = torch.zeros_like(images[:, :1], dtype=torch.float32)
+    agent[torch.arange(images.shape[0]), 0, positions[:, 0].long(), positions[:, 1].long()] = 1.0
+    return torch.cat([images.float(), agent], dim=1)
+
+
+class WorldModelAgent:
+    """V + M + a linear controller C.
+
+    :param vae: the trained V.
+    :param rnn: the trained M.
+    :param weight: (8, F) controller weights, F = z_dim + hidden (``inputs="zh"``) or z_dim.
+    :param bias: (8,) controller bias.
+    :param inputs: ``zh`` (the paper's C) or ``z`` (the ablation without M's state).
+    """
+
+    def __init__(self, vae: ConvVAE, rnn: MDNRNN, weight: torch.Tensor, bias: torch.Tensor, inputs: str = "zh") -> None:
+        features = vae.z_dim + (rnn.hidden if inputs == "zh" else 0)
+        if inputs not in ("zh", "z"):
+            raise ValueError(f"inputs must be 'zh' or 'z', got {inputs!r}")
+        if tuple(weight.shape) != (N_ACTIONS, features) or tuple(bias.shape) != (N_ACTIONS,):
+            raise ValueError(f"controller must be ({N_ACTIONS}, {features}) and ({N_ACTIONS},), got {weight.shape}")
+        self.vae, self.rnn = vae.eval(), rnn.eval()
+        self.weight, self.bias, self.inputs = weight.float(), bias.float(), inputs
+        self.size = vae.side
+
+    def initial_state(self, n: int) -> State:
+        """Zero LSTM state for ``n`` episodes: (h, c), each (n, hidden)."""
+        zeros = np.zeros((n, self.rnn.hidden), dtype=np.float32)
+        return zeros, zeros.copy()
+
+    @torch.no_grad()
+    def act(
+        self, images: torch.Tensor, positions: torch.Tensor, state: State, deterministic: bool = True
+    ) -> tuple[np.ndarray, State]:
+        """Actions for a batch of observations and the LSTM state after them."""
+        z, _ = self.vae.encode(map_frames(images, positions))
+        h, c = (torch.from_numpy(s) for s in state)
+        x = torch.cat([z, h], dim=1) if self.inputs == "zh" else z
+        logits = x @ self.weight.T + self.bias
+        if deterministic:
+            actions = logits.argmax(dim=1)
+        else:
+            actions = torch.distributions.Categorical(logits=logits).sample()
+        _, _, _, _, _, _, (h2, c2) = self.rnn(z[:, None], actions[:, None], (h[None], c[None]))
+        return actions.numpy(), (h2[0].numpy(), c2[0].numpy())
+
+    def predict(
+        self,
+        observation: dict[str, np.ndarray],
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, State]:
+        """SB3's ``predict``: one observation (``image`` (2, H, W), ``position`` (2,)) or a batch.
+
+        :param state: the LSTM state returned by the previous call (``None``: a new episode).
+        :param episode_start: (n,) flags; where set, that episode's state starts afresh.
+        :return: the action (an int array: shape () for one observation, (n,) for a batch) and the
+            new state.
+        """
+        image = np.asarray(observation["image"])
+        position = np.asarray(observation["position"])
+        single = image.ndim == 3
+        if single:
+            image, position = image[None], position[None]
+        if image.shape[-2:] != (self.size, self.size):
+            raise ValueError(f"the agent was trained on {self.size}x{self.size} maps, got {image.shape[-2:]}")
+        n = image.shape[0]
+        if state is None:
+            state = self.initial_state(n)
+        if episode_start is not None:
+            fresh = np.asarray(episode_start, dtype=bool).reshape(n)
+            state = (np.where(fresh[:, None], 0.0, state[0]), np.where(fresh[:, None], 0.0, state[1]))
+        actions, state = self.act(
+            torch.from_numpy(image), torch.from_numpy(position), (state[0].astype(np.float32), state[1]), deterministic
+        )
+        return (actions[0] if single else actions), state
+
+    def save(self, path: str) -> None:
+        """Write the agent to one file, atomically."""
+        from agents.checkpoints import save_state
+
+        save_state(
+            path,
+            {
+                "format": AGENT_FORMAT,
+                "vae": self.vae.state_dict(),
+                "vae_args": [self.vae.channels, self.vae.side, self.vae.z_dim],
+                "rnn": self.rnn.state_dict(),
+                "rnn_args": [self.rnn.z_dim, self.rnn.hidden, self.rnn.gaussians],
+                "weight": self.weight,
+                "bias": self.bias,
+                "inputs": self.inputs,
+            },
+        )
+
+
+def load_agent(path: str) -> WorldModelAgent:
+    """Read an agent written by :meth:`WorldModelAgent.save`.
+
+    :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
+    """
+    from agents.checkpoints import load_state
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no World Models agent at {path}")
+    state: dict[str, Any] = load_state(path, AGENT_FORMAT, "World Models agent")
+    vae = ConvVAE(*state["vae_args"])
+    vae.load_state_dict(state["vae"])
+    rnn = MDNRNN(*state["rnn_args"])
+    rnn.load_state_dict(state["rnn"])
+    return WorldModelAgent(vae, rnn, state["weight"], state["bias"], state["inputs"])

@@ -1,0 +1,204 @@
+"""The World Models run: four stages in one logdir, each resumable.
+
+    logdir/config.json      the settings (a continued run must keep them)
+    logdir/data/            collect: npz shards
+    logdir/vae.pt           V's checkpoint (after every epoch)
+    logdir/mdnrnn.pt        M's checkpoint (after every epoch)
+    logdir/controller.pkl   C's CMA-ES state (after every generation)
+    logdir/agent.pt         the agent (V + M + C), written when C finishes
+
+Like the reference's ``--logdir``, an existing logdir is continued and ``noreload`` starts afresh;
+a stage whose earlier stage has not run says which to run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.worldmodels.agent import WorldModelAgent, load_agent
+from agents.worldmodels.config import STAGES, WorldModelsConfig
+from agents.worldmodels.data import collect, frames, load_shards
+from agents.worldmodels.mdnrnn import MDNRNN, MDNRNN_FORMAT, train_mdnrnn
+from agents.worldmodels.vae import VAE_FORMAT, ConvVAE, train_vae
+from gridworld_env.atomic import atomic_path
+
+#: Settings that a continued run may change: how long C trains, and the threads.
+MAY_DIFFER = ("threads", "generations", "target_return")
+
+#: Files of a run (``noreload`` removes them).
+RUN_FILES = ("config.json", "data", "vae.pt", "mdnrnn.pt", "controller.pkl", "agent.pt")
+
+
+def prepare_logdir(cfg: WorldModelsConfig, logdir: str, noreload: bool = False) -> None:
+    """Create or check ``logdir``: its stored settings must equal ``cfg`` but :data:`MAY_DIFFER`."""
+    if noreload:
+        for name in RUN_FILES:
+            path = os.path.join(logdir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    os.makedirs(logdir, exist_ok=True)
+    path = os.path.join(logdir, "config.json")
+    settings = dataclasses.asdict(cfg)
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+        keys = (set(stored) | set(settings)) - set(MAY_DIFFER)
+        changed = sorted(k for k in keys if stored.get(k) != settings.get(k))
+        if changed:
+            raise ValueError(
+                f"{logdir} holds a run with other settings ({', '.join(changed)}): continue it with its "
+                "own settings, start it afresh with --noreload, or choose another --logdir"
+            )
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(settings, f, indent=1)
+
+
+def _episodes(logdir: str) -> dict[str, np.ndarray]:
+    return load_shards(os.path.join(logdir, "data"))
+
+
+def _frames(data: dict[str, np.ndarray]) -> torch.Tensor:
+    """(E, T + 1, 3, H, W) float frames of every collected step."""
+    return torch.from_numpy(frames(data["obstacles"], data["goals"], data["positions"])).float()
+
+
+def load_vae(logdir: str) -> ConvVAE:
+    from agents.checkpoints import load_state
+
+    path = os.path.join(logdir, "vae.pt")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no V in {logdir}: run the vae stage first (--stage vae)")
+    state = load_state(path, VAE_FORMAT, "V (VAE)")
+    c, _, side = state["shape"]
+    vae = ConvVAE(c, side, state["z_dim"])
+    vae.load_state_dict(state["model"])
+    return vae.eval()
+
+
+def load_mdnrnn(logdir: str) -> MDNRNN:
+    from agents.checkpoints import load_state
+
+    path = os.path.join(logdir, "mdnrnn.pt")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no M in {logdir}: run the mdnrnn stage first (--stage mdnrnn)")
+    state = load_state(path, MDNRNN_FORMAT, "M (MDN-RNN)")
+    rnn = MDNRNN(state["z_dim"], state["hidden"], state["gaussians"])
+    rnn.load_state_dict(state["model"])
+    return rnn.eval()
+
+
+def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = False) -> dict[str, Any]:
+    """Run (or finish) one stage; return what it reports (its history, or the shard paths)."""
+    from agents.worldmodels.controller import train_controller
+
+    torch.set_num_threads(cfg.threads)
+    if stage == "collect":
+        paths = collect(cfg, os.path.join(logdir, "data"), progress)
+        return {"shards": len(paths)}
+    if stage == "vae":
+        data = _episodes(logdir)
+        f = _frames(data).flatten(0, 1)
+        _, history = train_vae(
+            f,
+            cfg.z_dim,
+            cfg.vae_epochs,
+            cfg.vae_batch,
+            cfg.vae_lr,
+            cfg.kl_tolerance,
+            cfg.seed,
+            os.path.join(logdir, "vae.pt"),
+            progress,
+        )
+        return {"history": history}
+    if stage == "mdnrnn":
+        vae = load_vae(logdir)
+        data = _episodes(logdir)
+        f = _frames(data)
+        with torch.no_grad():
+            mu, logvar = (t.view(*f.shape[:2], -1) for t in vae.encode(f.flatten(0, 1)))
+        episodes = {k: torch.from_numpy(data[k]) for k in ("actions", "rewards", "dones", "lengths")}
+        _, history = train_mdnrnn(
+            mu,
+            logvar,
+            episodes,
+            cfg.hidden,
+            cfg.gaussians,
+            cfg.rnn_epochs,
+            cfg.rnn_batch,
+            cfg.rnn_lr,
+            cfg.seed,
+            os.path.join(logdir, "mdnrnn.pt"),
+            progress,
+        )
+        return {"history": history}
+    if stage == "controller":
+        vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
+        agent, history = train_controller(
+            vae,
+            rnn,
+            cfg.controller_inputs,
+            cfg.popsize,
+            cfg.rollouts,
+            cfg.generations,
+            cfg.sigma0,
+            cfg.target_return,
+            cfg.seed,
+            os.path.join(logdir, "controller.pkl"),
+            progress,
+        )
+        agent.save(os.path.join(logdir, "agent.pt"))
+        return {"history": history}
+    raise ValueError(f"stage must be one of {STAGES} or 'all', got {stage!r}")
+
+
+def train_worldmodels(
+    cfg: WorldModelsConfig, logdir: str, stage: str = "all", noreload: bool = False, progress: bool = False
+) -> WorldModelAgent | None:
+    """Run ``stage`` (or all four in order) in ``logdir``; return the agent once C has trained."""
+    if stage != "all" and stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES} or 'all', got {stage!r}")
+    prepare_logdir(cfg, logdir, noreload)
+    for name in STAGES if stage == "all" else (stage,):
+        run_stage(cfg, logdir, name, progress)
+    path = os.path.join(logdir, "agent.pt")
+    return load_agent(path) if os.path.exists(path) else None
+
+
+@torch.no_grad()
+def vae_diagnostics(logdir: str, episodes: int = 300) -> dict[str, float]:
+    """How well V's code holds the map, on the first ``episodes`` collected episodes.
+
+    :return: the share of frames whose decoded agent / goal channel peaks at the true cell, the
+        obstacle pixel accuracy, and the mean error (in cells) of a least-squares linear read-out
+        of the agent's and the goal's row and column from V's mean code, beside their spread.
+    """
+    vae = load_vae(logdir)
+    f = _frames({k: v[:episodes] for k, v in _episodes(logdir).items()}).flatten(0, 1)
+    mu, _ = vae.encode(f)
+    rec = vae.decode(mu)
+    side = vae.side
+
+    def peak(x: torch.Tensor, ch: int) -> torch.Tensor:
+        return x[:, ch].flatten(1).argmax(1)
+
+    agent, goal = peak(f, 2), peak(f, 1)
+    coords = torch.stack([agent // side, agent % side, goal // side, goal % side], 1).float()
+    x = torch.cat([mu, torch.ones(len(mu), 1)], 1)
+    fit = x @ torch.linalg.lstsq(x, coords).solution
+    return {
+        "frames": float(len(f)),
+        "agent_cell_decoded": float((peak(rec, 2) == agent).float().mean()),
+        "goal_cell_decoded": float((peak(rec, 1) == goal).float().mean()),
+        "obstacle_pixel_accuracy": float(((rec[:, 0] > 0) == (f[:, 0] > 0.5)).float().mean()),
+        "linear_readout_error_cells": float((fit - coords).abs().mean()),
+        "position_spread_cells": float(coords.std(0).mean()),
+    }
