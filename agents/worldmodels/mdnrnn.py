@@ -8,7 +8,6 @@ dimensions, and the loss is ``(mixture NLL + end BCE + reward MSE) / (z_dim + 2)
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import torch
@@ -106,24 +105,14 @@ def train_mdnrnn(
 
     :param episodes: ``actions``, ``rewards``, ``dones`` (E, T) and ``lengths`` (E,).
     """
-    from agents.checkpoints import load_state, save_state
+    from agents.worldmodels.epochs import train_epochs
 
     torch.manual_seed(seed)
     model = MDNRNN(mu.shape[-1], hidden, gaussians)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history: list[dict[str, float]] = []
-    if os.path.exists(ckpt):
-        state = load_state(ckpt, MDNRNN_FORMAT, "M (MDN-RNN)")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = list(state["history"])
-    bar = None
-    if progress and len(history) < epochs:
-        from tqdm import tqdm
-
-        bar = tqdm(total=epochs, initial=len(history), desc="mdnrnn", unit="epoch")
     n = mu.shape[0]
-    for epoch in range(len(history), epochs):
+
+    def one_epoch(epoch: int) -> dict[str, float]:
         gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
         z = mu + torch.randn(mu.shape, generator=gen) * torch.exp(0.5 * logvar)
         order = torch.randperm(n, generator=gen)
@@ -143,22 +132,8 @@ def train_mdnrnn(
             optimizer.step()
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v * len(idx)
-        history.append({"epoch": epoch + 1, **{k: v / n for k, v in sums.items()}})
-        save_state(
-            ckpt,
-            {
-                "format": MDNRNN_FORMAT,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "z_dim": mu.shape[-1],
-                "hidden": hidden,
-                "gaussians": gaussians,
-            },
-        )
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
-    if bar is not None:
-        bar.close()
+        return {k: v / n for k, v in sums.items()}
+
+    extra = {"z_dim": mu.shape[-1], "hidden": hidden, "gaussians": gaussians}
+    history = train_epochs(model, optimizer, epochs, one_epoch, ckpt, MDNRNN_FORMAT, "M (MDN-RNN)", extra, progress)
     return model, history

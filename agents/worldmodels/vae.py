@@ -132,25 +132,13 @@ def train_vae(
 
     :return: the model and the per-epoch history (loss, reconstruction and KL, nats per frame).
     """
-    import os
-
-    from agents.checkpoints import load_state, save_state
+    from agents.worldmodels.epochs import train_epochs
 
     torch.manual_seed(seed)
     model = ConvVAE(frames.shape[1], frames.shape[-1], z_dim)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history: list[dict[str, float]] = []
-    if os.path.exists(ckpt):
-        state = load_state(ckpt, VAE_FORMAT, "V (VAE)")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = list(state["history"])
-    bar = None
-    if progress and len(history) < epochs:
-        from tqdm import tqdm
 
-        bar = tqdm(total=epochs, initial=len(history), desc="vae", unit="epoch")
-    for epoch in range(len(history), epochs):
+    def one_epoch(epoch: int) -> dict[str, float]:
         gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
         order = torch.randperm(frames.shape[0], generator=gen)
         totals = torch.zeros(3)
@@ -163,21 +151,8 @@ def train_vae(
             optimizer.step()
             totals += torch.stack([loss.detach(), recon.detach(), kl.detach()]) * x.shape[0]
         mean = (totals / frames.shape[0]).tolist()
-        history.append({"epoch": epoch + 1, "loss": mean[0], "reconstruction": mean[1], "kl": mean[2]})
-        save_state(
-            ckpt,
-            {
-                "format": VAE_FORMAT,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "shape": list(frames.shape[1:]),
-                "z_dim": z_dim,
-            },
-        )
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{mean[0]:.2f}")
-    if bar is not None:
-        bar.close()
+        return {"loss": mean[0], "reconstruction": mean[1], "kl": mean[2]}
+
+    extra = {"shape": list(frames.shape[1:]), "z_dim": z_dim}
+    history = train_epochs(model, optimizer, epochs, one_epoch, ckpt, VAE_FORMAT, "V (VAE)", extra, progress)
     return model, history
