@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from gridworld_env.atomic import atomic_path
@@ -55,6 +56,33 @@ def read_table(path: str) -> tuple[list[str], list[list[str]]]:
     if not header:
         raise ValueError(f"{path} holds no markdown table")
     return header, rows
+
+
+def dropped_rows(path: str, keys: Iterable[tuple[str, str]]) -> list[str]:
+    """The (size, model) rows of the table already at ``path`` that a new table with ``keys``
+    would lose (none when there is no table there): a narrower command must not silently
+    replace a fuller table."""
+    if not os.path.exists(path):
+        return []
+    try:
+        _, rows = read_table(path)
+    except ValueError:
+        return []
+    wanted = set(keys)
+    return [f"{r[0]} {r[1]}" for r in rows if len(r) > 1 and (r[0], r[1]) not in wanted]
+
+
+def check_not_dropping(path: str, keys: Iterable[tuple[str, str]], overwrite: bool, fuller: str) -> None:
+    """``ValueError`` naming the rows of ``path`` a new table with ``keys`` would drop, unless ``overwrite``.
+
+    :param fuller: the command that tabulates every finished run, named in the message.
+    """
+    lost = [] if overwrite else dropped_rows(path, keys)
+    if lost:
+        raise ValueError(
+            f"{path} holds rows this command would drop ({', '.join(lost)}): tabulate every finished run "
+            f"with `{fuller}`, write elsewhere with --out, or pass --overwrite"
+        )
 
 
 def cached_result(path: str, matches: Callable[[dict[str, Any]], bool], log: Any = print) -> dict[str, Any] | None:

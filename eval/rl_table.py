@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eval.results import cached_result, mean_spread, save_result
+from eval.results import cached_result, check_not_dropping, mean_spread, save_result
 from gridworld_env.atomic import atomic_path
 
 NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
@@ -83,6 +83,10 @@ class RLTableConfig:
 
     def seeds_for(self, size: int) -> list[int]:
         return self.seeds.get(size, [0])
+
+
+#: The command that tabulates every finished run (named when a narrower one would drop rows).
+FULLER = "python -m eval.rl_table --only-cached"
 
 
 def ppo_config(cfg: RLTableConfig, size: int, policy: str, seed: int) -> Any:
@@ -280,11 +284,16 @@ def rl_table(
     log: Any = print,
     progress: bool = False,
     only_cached: bool = False,
+    overwrite: bool = False,
 ) -> str:
     """Train and evaluate every (size, policy, seed) of ``cfg``; write the table and the curves.
 
     :param only_cached: build them from the finished runs alone and name the others.
+    :param overwrite: replace a table at ``out`` even if it holds rows this one lacks.
+    :raises ValueError: ``out`` holds rows this table would drop (checked before any training).
     """
+    planned = [(f"{s}x{s}", NAMES[p]) for s in cfg.sizes for p in cfg.policies]
+    check_not_dropping(out, planned, overwrite, FULLER)
     results: dict[tuple[int, str], list[dict[str, Any]]] = {}
     missing = []
     for size in cfg.sizes:
@@ -297,6 +306,7 @@ def rl_table(
                     results.setdefault((size, policy), []).append(done)
     if not results:
         raise ValueError("no finished run to tabulate: run without --only-cached first")
+    check_not_dropping(out, [(f"{s}x{s}", NAMES[p]) for s, p in results], overwrite, FULLER)
     summary = summarise(results)
     text = render(summary, command, cfg.episodes, curves, missing)
     with atomic_path(out) as tmp, open(tmp, "w") as f:
@@ -305,7 +315,7 @@ def rl_table(
     return text
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str, bool, bool]:
+def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str, bool, bool, bool]:
     parser = argparse.ArgumentParser(
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -325,6 +335,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str
         "--only-cached", action="store_true", help="tabulate the finished runs only and name the missing ones"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--overwrite", action="store_true", help="replace an --out table even if it has more rows")
     parser.add_argument("overrides", nargs="*", help="key=value PPO settings for every run")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -352,13 +363,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str
     out = args.out or ("runs/rl_table_quick.md" if quick else "results/rl_table.md")
     curves = args.curves or ("runs/rl_curves_quick.png" if quick else "results/rl_curves.png")
     command = "python -m eval.rl_table " + " ".join(argv if argv is not None else sys.argv[1:])
-    return cfg, out, curves, command.strip(), not args.no_progress, args.only_cached
+    return cfg, out, curves, command.strip(), not args.no_progress, args.only_cached, args.overwrite
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, curves, command, progress, only_cached = parse_args(argv)
+    cfg, out, curves, command, progress, only_cached, overwrite = parse_args(argv)
     try:
-        text = rl_table(cfg, out, curves, command, lambda m: print(m, flush=True), progress, only_cached)
+        text = rl_table(cfg, out, curves, command, lambda m: print(m, flush=True), progress, only_cached, overwrite)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

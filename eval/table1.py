@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eval.results import cached_result, mean_spread, save_result
+from eval.results import cached_result, check_not_dropping, mean_spread, save_result
 from gridworld_env.atomic import atomic_path
 
 #: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
@@ -246,8 +246,16 @@ def render(summary: dict[tuple[int, str], dict[str, Any]], cfg: Table1Config, co
     return "\n".join(lines) + "\n"
 
 
-def table1(cfg: Table1Config, out: str, command: str, log: Any = print, progress: bool = False) -> str:
-    """Train and evaluate every (size, model, seed) of ``cfg``, then write the table to ``out``."""
+def table1(
+    cfg: Table1Config, out: str, command: str, log: Any = print, progress: bool = False, overwrite: bool = False
+) -> str:
+    """Train and evaluate every (size, model, seed) of ``cfg``, then write the table to ``out``.
+
+    :param overwrite: replace a table at ``out`` even if it holds rows this one lacks.
+    :raises ValueError: ``out`` holds rows this table would drop (checked before any training).
+    """
+    planned = [(f"{s}x{s}", NAMES[m]) for s in cfg.sizes for m in cfg.models]
+    check_not_dropping(out, planned, overwrite, "python -m eval.table1 (finished runs are reused)")
     results: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for size in cfg.sizes:
         for seed in cfg.seeds:
@@ -259,7 +267,7 @@ def table1(cfg: Table1Config, out: str, command: str, log: Any = print, progress
     return text
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool]:
+def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool, bool]:
     parser = argparse.ArgumentParser(
         prog="python -m eval.table1", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -280,6 +288,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool
     parser.add_argument("--out", help="markdown output (default: results/table1.md, --quick: runs/table1_quick.md)")
     parser.add_argument("--quick", action="store_true", help="a CI-scale run (14 s here)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--overwrite", action="store_true", help="replace an --out table even if it has more rows")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ([8] if quick else [8, 16, 28])
@@ -307,12 +316,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool
         parser.error(str(exc))
     out = args.out or ("runs/table1_quick.md" if quick else "results/table1.md")
     command = "python -m eval.table1 " + " ".join(argv if argv is not None else sys.argv[1:])
-    return cfg, out, command.strip(), not args.no_progress
+    return cfg, out, command.strip(), not args.no_progress, args.overwrite
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, command, progress = parse_args(argv)
-    print(table1(cfg, out, command, log=lambda m: print(m, flush=True), progress=progress))
+    cfg, out, command, progress, overwrite = parse_args(argv)
+    try:
+        text = table1(cfg, out, command, log=lambda m: print(m, flush=True), progress=progress, overwrite=overwrite)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text)
     return 0
 
 

@@ -1,9 +1,15 @@
-"""Diagnostics of a World Models run.
+"""Diagnostics and pictures of a World Models run.
 
-    python -m eval.worldmodels --logdir runs/wm8 [--episodes 300]
+    python -m eval.worldmodels --logdir runs/wm8 [--episodes 300] [--ceiling]
+                               [--pictures results/ [--overwrite]]
 
-Prints, as JSON, how well V's code holds the map (:func:`agents.worldmodels.pipeline.vae_diagnostics`)
-and the controller's CMA-ES history (first and last generations).
+Prints, as JSON, how well V's code holds the map (:func:`agents.worldmodels.diagnostics.vae_diagnostics`),
+the controller's CMA-ES history (first and last generations) and, with ``--ceiling``, what the
+best linear controller on the run's features reaches (:func:`agents.worldmodels.diagnostics.controller_ceiling`,
+fitted to the expert's actions for both C inputs). With ``--pictures DIR`` it writes
+``wm_<H>x<W>_reconstructions.png`` (inputs above V's reconstructions), ``wm_<H>x<W>_dream.gif``
+(a collected rollout beside M's dream of it, decoded by V) and ``wm_<H>x<W>_cmaes.png`` (the
+CMA-ES curve) there; existing pictures are kept unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -16,18 +22,60 @@ import sys
 from collections.abc import Sequence
 
 
+def write_pictures(logdir: str, out: str, overwrite: bool = False, temperature: float = 1.0) -> list[str]:
+    """Write the three pictures of the run in ``logdir`` into ``out``; return their paths.
+
+    :raises FileExistsError: a picture is already there and ``overwrite`` is off.
+    """
+    import torch
+
+    from agents.worldmodels import pictures
+    from agents.worldmodels.pipeline import run_episodes, episode_frames, load_mdnrnn, load_vae
+
+    vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
+    prefix = os.path.join(out, f"wm_{vae.side}x{vae.side}")
+    paths = [f"{prefix}_reconstructions.png", f"{prefix}_dream.gif", f"{prefix}_cmaes.png"]
+    controller = os.path.join(logdir, "controller.pkl")
+    if not os.path.exists(controller):
+        paths = paths[:2]
+    taken = [p for p in paths if os.path.exists(p)]
+    if taken and not overwrite:
+        raise FileExistsError(f"{', '.join(taken)} already exist: pass --overwrite to replace them")
+    data = {k: v[:16] for k, v in run_episodes(logdir).items()}
+    frames = episode_frames(data)  # (E, T + 1, 3, H, W)
+    longest = int(data["lengths"].argmax())
+    steps = int(data["lengths"][longest])
+    pictures.save_png(paths[0], pictures.reconstructions(vae, frames[:8, 0]))
+    actions = torch.from_numpy(data["actions"][longest, :steps])
+    pictures.save_gif(paths[1], pictures.dream(vae, rnn, frames[longest, : steps + 1], actions, temperature))
+    if len(paths) == 3:
+        with open(controller, "rb") as f:
+            history = pickle.load(f)["history"]
+        pictures.cmaes_curve(paths[2], history, f"World Models controller, {vae.side}x{vae.side} ({logdir})")
+    return paths
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.worldmodels", description=__doc__)
     parser.add_argument("--logdir", required=True, help="a World Models run folder")
     parser.add_argument("--episodes", type=int, default=300, help="collected episodes to diagnose V on")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="fit the best linear controller to the expert (1,000 episodes)"
+    )
+    parser.add_argument("--pictures", metavar="DIR", help="write the run's pictures into DIR (e.g. results)")
+    parser.add_argument("--overwrite", action="store_true", help="replace pictures already in DIR")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
-    from agents.worldmodels.pipeline import vae_diagnostics
+    from agents.worldmodels.diagnostics import controller_ceiling, vae_diagnostics
 
     try:
         report: dict = {"logdir": args.logdir, "vae": vae_diagnostics(args.logdir, args.episodes)}
-    except (FileNotFoundError, ValueError) as exc:
+        if args.ceiling:
+            report["ceiling"] = {inputs: controller_ceiling(args.logdir, inputs) for inputs in ("z", "zh")}
+        if args.pictures:
+            report["pictures"] = write_pictures(args.logdir, args.pictures, args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
         parser.error(str(exc))
     path = os.path.join(args.logdir, "controller.pkl")
     if os.path.exists(path):

@@ -253,6 +253,9 @@ def test_table1_trains_evaluates_and_reuses_its_runs(tmp_path):
         "seed 0:" not in again and os.path.getmtime(tmp_path / "runs" / "8" / "vin" / "seed1" / "result.json") == stamp
     )
     assert (tmp_path / "t.md").read_text() == again.rstrip("\n") + "\n"
+    narrow = run(*args[:5], *args[6:], "--no-progress", check=False)  # without fcn: its row would be lost
+    assert narrow.returncode == 2 and "8x8 FCN" in narrow.stderr and "--overwrite" in narrow.stderr
+    assert (tmp_path / "t.md").read_text() == again.rstrip("\n") + "\n"
     results = tmp_path / "results"
     results.mkdir()
     (results / "table1.md").write_text((tmp_path / "t.md").read_text())

@@ -217,6 +217,17 @@ def test_rl_table_quick_builds_the_table_and_reuses_finished_runs(tmp_path):
     )
     assert cached.returncode == 0, cached.stderr[-2000:]
     assert "8x8 VIN seed 1, 8x8 CNN seed 1." in out.read_text() and not (runs / "8" / "vin" / "seed1").exists()
+    # a narrower command must not silently drop the CNN row of the table already there
+    before = out.read_text()
+    narrow = subprocess.run(
+        [*args, "--policies", "vin"], capture_output=True, text=True, timeout=600, cwd=REPO, env=env
+    )
+    assert narrow.returncode == 2 and "8x8 CNN" in narrow.stderr and "--overwrite" in narrow.stderr, narrow.stderr
+    assert out.read_text() == before
+    forced = subprocess.run(
+        [*args, "--policies", "vin", "--overwrite"], capture_output=True, text=True, timeout=600, cwd=REPO, env=env
+    )
+    assert forced.returncode == 0 and "| 8x8 CNN |" not in out.read_text(), forced.stderr[-2000:]
 
 
 def test_rl_table_refuses_bad_settings_before_training(tmp_path):

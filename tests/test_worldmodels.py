@@ -251,6 +251,31 @@ def test_cli_runs_every_stage_and_eval_scores_the_agent(tmp_path):
     bad = subprocess.run([*args, "z_dim=zero"], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert bad.returncode == 2 and "z_dim" in bad.stderr
 
+    # the linear-controller ceiling: fitted to the expert, it picks optimal actions far above chance
+    from agents.worldmodels.diagnostics import controller_ceiling, controller_features
+
+    _, _, masks = controller_features(str(logdir), 40)
+    chance = masks.mean()  # share of optimal actions among the 8: a uniform choice's agreement
+    ceiling = controller_ceiling(str(logdir), "zh", episodes=40, maps=20)
+    assert ceiling["optimal_action_share"] > chance + 0.2, (ceiling, chance)
+
+    # the pictures, and no silent overwrite of them
+    pics = tmp_path / "pics"
+    show = [sys.executable, "-m", "eval.worldmodels", "--logdir", str(logdir), "--pictures", str(pics)]
+    drawn = subprocess.run(show, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert drawn.returncode == 0, drawn.stderr[-2000:]
+    names = {p.name for p in pics.iterdir()}
+    assert names == {"wm_8x8_reconstructions.png", "wm_8x8_dream.gif", "wm_8x8_cmaes.png"}, names
+    from PIL import Image
+
+    with Image.open(pics / "wm_8x8_dream.gif") as gif:
+        assert gif.n_frames > 1 and gif.size[0] > 2 * gif.size[1] - 10  # real and dream side by side
+    assert (pics / "wm_8x8_cmaes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stamp = (pics / "wm_8x8_dream.gif").stat().st_mtime_ns
+    again = subprocess.run(show, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert (pics / "wm_8x8_dream.gif").stat().st_mtime_ns == stamp
+
 
 def test_eval_worldmodels_reports_the_vae_and_names_a_missing_stage(tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO}

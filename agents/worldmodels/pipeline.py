@@ -62,11 +62,12 @@ def prepare_logdir(cfg: WorldModelsConfig, logdir: str, noreload: bool = False) 
         json.dump(settings, f, indent=1)
 
 
-def _episodes(logdir: str) -> dict[str, np.ndarray]:
+def run_episodes(logdir: str) -> dict[str, np.ndarray]:
+    """Every episode collected in ``logdir`` (see :func:`~agents.worldmodels.data.load_shards`)."""
     return load_shards(os.path.join(logdir, "data"))
 
 
-def _frames(data: dict[str, np.ndarray]) -> torch.Tensor:
+def episode_frames(data: dict[str, np.ndarray]) -> torch.Tensor:
     """(E, T + 1, 3, H, W) float frames of every collected step."""
     return torch.from_numpy(frames(data["obstacles"], data["goals"], data["positions"])).float()
 
@@ -105,8 +106,8 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
         paths = collect(cfg, os.path.join(logdir, "data"), progress)
         return {"shards": len(paths)}
     if stage == "vae":
-        data = _episodes(logdir)
-        f = _frames(data).flatten(0, 1)
+        data = run_episodes(logdir)
+        f = episode_frames(data).flatten(0, 1)
         _, history = train_vae(
             f,
             cfg.z_dim,
@@ -121,8 +122,8 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
         return {"history": history}
     if stage == "mdnrnn":
         vae = load_vae(logdir)
-        data = _episodes(logdir)
-        f = _frames(data)
+        data = run_episodes(logdir)
+        f = episode_frames(data)
         with torch.no_grad():
             mu, logvar = (t.view(*f.shape[:2], -1) for t in vae.encode(f.flatten(0, 1)))
         episodes = {k: torch.from_numpy(data[k]) for k in ("actions", "rewards", "dones", "lengths")}
@@ -171,34 +172,3 @@ def train_worldmodels(
         run_stage(cfg, logdir, name, progress)
     path = os.path.join(logdir, "agent.pt")
     return load_agent(path) if os.path.exists(path) else None
-
-
-@torch.no_grad()
-def vae_diagnostics(logdir: str, episodes: int = 300) -> dict[str, float]:
-    """How well V's code holds the map, on the first ``episodes`` collected episodes.
-
-    :return: the share of frames whose decoded agent / goal channel peaks at the true cell, the
-        obstacle pixel accuracy, and the mean error (in cells) of a least-squares linear read-out
-        of the agent's and the goal's row and column from V's mean code, beside their spread.
-    """
-    vae = load_vae(logdir)
-    f = _frames({k: v[:episodes] for k, v in _episodes(logdir).items()}).flatten(0, 1)
-    mu, _ = vae.encode(f)
-    rec = vae.decode(mu)
-    side = vae.side
-
-    def peak(x: torch.Tensor, ch: int) -> torch.Tensor:
-        return x[:, ch].flatten(1).argmax(1)
-
-    agent, goal = peak(f, 2), peak(f, 1)
-    coords = torch.stack([agent // side, agent % side, goal // side, goal % side], 1).float()
-    x = torch.cat([mu, torch.ones(len(mu), 1)], 1)
-    fit = x @ torch.linalg.lstsq(x, coords).solution
-    return {
-        "frames": float(len(f)),
-        "agent_cell_decoded": float((peak(rec, 2) == agent).float().mean()),
-        "goal_cell_decoded": float((peak(rec, 1) == goal).float().mean()),
-        "obstacle_pixel_accuracy": float(((rec[:, 0] > 0) == (f[:, 0] > 0.5)).float().mean()),
-        "linear_readout_error_cells": float((fit - coords).abs().mean()),
-        "position_spread_cells": float(coords.std(0).mean()),
-    }
