@@ -30,7 +30,7 @@ def write_pictures(logdir: str, out: str, overwrite: bool = False, temperature: 
     import torch
 
     from agents.worldmodels import pictures
-    from agents.worldmodels.pipeline import run_episodes, episode_frames, load_mdnrnn, load_vae
+    from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
 
     vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
     prefix = os.path.join(out, f"wm_{vae.side}x{vae.side}")

@@ -167,8 +167,9 @@ def test_cma_es_learns_a_controller_far_above_chance(tmp_path):
     vae, rnn = _RelativeGoal(), MDNRNN(z_dim=2, hidden=4, gaussians=1)
     agent, history = train_controller(vae, rnn, "z", 16, 32, 12, 0.5, None, 0, str(tmp_path / "c.pkl"))
     assert history[-1]["mean_success"] > history[0]["mean_success"] + 0.2, history
+    assert all(h["env_steps"] >= 16 * 32 for h in history)  # every episode of the generation moved
     # the greedy move towards the goal, the best a linear C on this code can do, scores 81.5 % on the test maps
-    _, success = fitness(vae, rnn, np.concatenate([agent.weight.flatten(), agent.bias])[None], "z", 8, 200, 10**9)
+    _, success, _ = fitness(vae, rnn, np.concatenate([agent.weight.flatten(), agent.bias])[None], "z", 8, 200, 10**9)
     assert success[0] > 0.6, success
 
 
@@ -250,6 +251,22 @@ def test_cli_runs_every_stage_and_eval_scores_the_agent(tmp_path):
     assert report["episodes"] == 20 and report["action_accuracy"] is None
     bad = subprocess.run([*args, "z_dim=zero"], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert bad.returncode == 2 and "z_dim" in bad.stderr
+
+    # the model-based table scores the agent beside the shipped VINs and counts its env steps
+    table = tmp_path / "mb.md"
+    mb = [sys.executable, "-m", "eval.model_based", "--wm", f"8={logdir}", "--episodes", "20", "--out", str(table)]
+    made = subprocess.run([*mb, "--no-progress"], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert made.returncode == 0, made.stderr[-2000:]
+    row = next(line for line in table.read_text().splitlines() if line.startswith("| World Models: V + M"))
+    steps = int(row.split("|")[3].replace(",", ""))
+    from agents.worldmodels.data import load_shards
+
+    collected = int(load_shards(str(logdir / "data"))["lengths"].sum())
+    # C played 2 generations x 4 candidates x 4 maps, each episode 1 to 2 x 63 moves (twice the shortest path)
+    assert collected + 2 * 4 * 4 <= steps <= collected + 2 * 4 * 4 * 2 * 63, (row, collected)
+    assert "| VIN, PPO from reward | " in table.read_text()
+    again = subprocess.run(mb, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
 
     # the linear-controller ceiling: fitted to the expert, it picks optimal actions far above chance
     from agents.worldmodels.diagnostics import controller_ceiling, controller_features

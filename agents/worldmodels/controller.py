@@ -43,10 +43,10 @@ def unflatten(theta: np.ndarray, features: int) -> tuple[torch.Tensor, torch.Ten
 @torch.no_grad()
 def fitness(
     vae: ConvVAE, rnn: MDNRNN, thetas: np.ndarray, inputs: str, size: int, rollouts: int, map_seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Play every candidate of ``thetas`` (P, n) on the same ``rollouts`` maps.
 
-    :return: per candidate, the fitness and the success rate.
+    :return: per candidate, the fitness and the success rate; and the env steps taken in all.
     """
     p = thetas.shape[0]
     ep = held_out_episodes(size, rollouts, map_seed)
@@ -66,9 +66,10 @@ def fitness(
     c = torch.zeros(1, n, rnn.hidden)
     active = np.ones(n, dtype=bool)
     success = np.zeros(n, dtype=bool)
-    steps = 0
+    steps = taken = 0
     while active.any():
         idx = np.flatnonzero(active)
+        taken += idx.size
         pos = torch.from_numpy(np.stack([rows[idx], cols[idx]], axis=1))
         z, _ = vae.encode(map_frames(images[maps[idx]], pos))
         x = torch.cat([z, h[0, idx]], dim=1) if inputs == "zh" else z
@@ -84,7 +85,7 @@ def fitness(
         active[idx[at_goal | (steps >= limit[idx])]] = False
     progress = 1.0 - ep.distances[maps, rows, cols] / start_dist
     score = success + PROGRESS_WEIGHT * progress
-    return score.reshape(p, rollouts).mean(1), success.reshape(p, rollouts).mean(1)
+    return score.reshape(p, rollouts).mean(1), success.reshape(p, rollouts).mean(1), taken
 
 
 #: Format name of a C checkpoint.
@@ -144,7 +145,9 @@ def train_controller(
     ):
         gen = len(history)
         candidates = np.asarray(es.ask())
-        scores, successes = fitness(vae, rnn, candidates, inputs, size, rollouts, TRAIN_MAP_SEED + gen * rollouts)
+        scores, successes, taken = fitness(
+            vae, rnn, candidates, inputs, size, rollouts, TRAIN_MAP_SEED + gen * rollouts
+        )
         es.tell(list(candidates), list(-scores))
         best = int(scores.argmax())
         history.append(
@@ -154,6 +157,7 @@ def train_controller(
                 "best_fitness": float(scores[best]),
                 "mean_success": float(successes.mean()),
                 "best_success": float(successes[best]),
+                "env_steps": float(taken),
             }
         )
         from gridworld_env.atomic import atomic_path

@@ -14,7 +14,7 @@ import torch
 
 from agents.evaluation import VAL_SEED, evaluate_agent_on_maps
 from agents.worldmodels.agent import WorldModelAgent
-from agents.worldmodels.pipeline import run_episodes, episode_frames, load_mdnrnn, load_vae
+from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
 from gridworld_env.core import distance_maps, optimal_action_masks
 
 

@@ -1,0 +1,155 @@
+"""The model-based table: World Models (later PlaNet) beside the VIN and the CNN, on one metric.
+
+    python -m eval.model_based --wm 8=runs/wm8 16=runs/wm16 [--wm-z 8=runs/wm8_z] [--episodes 1000]
+                               [--out results/model_based.md] [--overwrite] [--no-progress]
+
+Success on the same held-out test maps (env seeds from 10^9, paper protocol) for each size, and
+the env steps each agent used to learn. The VIN rows score the shipped agents
+(``agents/pretrained/{bc,ppo}_vin_<size>.zip``); the PPO-CNN row is read from
+``results/rl_table.md`` (its runs are not shipped); a World Models row scores ``LOGDIR/agent.pt``
+and counts the steps of its collected rollouts plus those its CMA-ES candidates played; uniform
+random actions are the floor. Sizes without an agent show "-".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from eval.results import read_table, write_table
+
+#: Map sizes of the table.
+SIZES = (8, 16)
+PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "agents", "pretrained")
+
+
+def random_success(size: int, episodes: int, seed: int = 0) -> float:
+    """Success of uniform random actions on the test maps (paper protocol)."""
+    from agents.evaluation import evaluate_act_fn, held_out_episodes
+
+    ep = held_out_episodes(size, episodes)
+    rng = np.random.default_rng(seed)
+    return evaluate_act_fn(lambda m, r, c: rng.integers(0, 8, size=len(m)), ep, accuracy=False).success_rate
+
+
+def worldmodels_steps(logdir: str) -> int | None:
+    """Env steps a World Models run used: its collected rollouts plus its controller's episodes
+    (``None`` when the controller's history does not count them: a run older than the count)."""
+    from agents.worldmodels.data import load_shards
+
+    collected = int(load_shards(os.path.join(logdir, "data"))["lengths"].sum())
+    with open(os.path.join(logdir, "controller.pkl"), "rb") as f:
+        history = pickle.load(f)["history"]
+    if any("env_steps" not in h for h in history):
+        return None
+    return collected + int(sum(h["env_steps"] for h in history))
+
+
+def rl_table_cnn(path: str) -> dict[int, tuple[str, str]]:
+    """Success (mean over seeds, %) and env steps of the PPO-CNN rows of the RL table."""
+    if not os.path.exists(path):
+        return {}
+    header, rows = read_table(path)
+    col = {name: i for i, name in enumerate(header)}
+    out = {}
+    for row in rows:
+        if row[col["policy"]] == "CNN":
+            size = int(row[col["size"]].split("x")[0])
+            out[size] = (row[col["success % (paper, supervised)"]].split(" (")[0], row[col["env steps / run"]])
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def model_based_table(
+    wm: dict[int, str], wm_z: dict[int, str], episodes: int, rl_table: str, progress: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the table (see the module docstring)."""
+    from agents.evaluation import evaluate_agent_on_maps, evaluate_policy_on_maps
+    from agents.worldmodels.agent import load_agent
+    from agents.zoo import load_model
+
+    cells: dict[str, dict[int, tuple[str, str]]] = {}
+    for kind, label in (("bc", "VIN, behaviour cloning (BFS expert)"), ("ppo", "VIN, PPO from reward")):
+        cells[label] = {}
+        for size in SIZES:
+            path = os.path.join(PRETRAINED, f"{kind}_vin_{size}x{size}.zip")
+            model = load_model(path)
+            success = evaluate_policy_on_maps(model.policy, size, episodes, progress=progress).success_rate
+            steps = "0 (expert paths on 5,000 maps)" if kind == "bc" else f"{model.num_timesteps:,}"
+            cells[label][size] = (_pct(success), steps)
+    cells["CNN, PPO from reward (results/rl_table.md)"] = rl_table_cnn(rl_table)
+    for runs, label in ((wm, "World Models: V + M + linear C on [z, h]"), (wm_z, "World Models: C on z only (no M)")):
+        cells[label] = {}
+        for size, logdir in runs.items():
+            agent = load_agent(os.path.join(logdir, "agent.pt"))
+            if agent.size != size:
+                raise ValueError(f"{logdir} holds a {agent.size}x{agent.size} agent, given for {size}x{size}")
+            success = evaluate_agent_on_maps(agent, size, episodes, progress=progress).success_rate
+            steps = worldmodels_steps(logdir)
+            cells[label][size] = (_pct(success), "n/a (not counted)" if steps is None else f"{steps:,}")
+    cells["uniform random actions"] = {s: (_pct(random_success(s, episodes)), "0") for s in SIZES}
+    header = ["agent"] + [f"{s}x{s} {what}" for s in SIZES for what in ("success %", "env steps")]
+    rows = [[label] + [v for s in SIZES for v in by_size.get(s, ("-", "-"))] for label, by_size in cells.items()]
+    return header, rows
+
+
+def _runs(values: Sequence[str] | None, flag: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for item in values or ():
+        size, sep, logdir = item.partition("=")
+        if not sep or not size.isdigit() or int(size) not in SIZES:
+            raise ValueError(f"{flag} takes SIZE=LOGDIR with SIZE in {SIZES}, got {item!r}")
+        if not os.path.exists(os.path.join(logdir, "agent.pt")):
+            raise ValueError(f"{flag} {item}: no agent.pt in {logdir} (train it with python -m train worldmodels)")
+        out[int(size)] = logdir
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.model_based", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--wm", nargs="*", metavar="SIZE=LOGDIR", help="World Models runs (C on [z, h])")
+    parser.add_argument("--wm-z", nargs="*", metavar="SIZE=LOGDIR", help="World Models runs with C on z only")
+    parser.add_argument("--episodes", type=int, default=1000, help="test maps per size (default: %(default)s)")
+    parser.add_argument("--rl-table", default="results/rl_table.md", help="where the PPO-CNN rows come from")
+    parser.add_argument("--out", default="results/model_based.md", help="markdown output (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    try:
+        wm, wm_z = _runs(args.wm, "--wm"), _runs(args.wm_z, "--wm-z")
+    except ValueError as exc:
+        parser.error(str(exc))
+    if os.path.exists(args.out) and not args.overwrite:
+        parser.error(f"{args.out} exists: pass --overwrite to replace it, or choose another --out")
+    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, not args.no_progress)
+    command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
+    description = (
+        f"Success on the same {args.episodes} held-out test maps per size (env seeds from 10^9, paper protocol: "
+        "the goal within twice the optimal moves) and the env steps each agent used to learn. VIN rows: the "
+        "shipped agents. PPO-CNN: mean over the seeds of `results/rl_table.md`. World Models: "
+        f"{json.dumps({'[z, h]': wm, 'z only': wm_z})}, steps = collected random rollouts + the controller's "
+        "CMA-ES episodes; observation: the env's map image. PlaNet will add its row."
+    )
+    print(
+        write_table(
+            args.out, "Model-based agents beside the VIN and the CNN", command.strip(), description, header, rows
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
