@@ -1,14 +1,15 @@
 """The model-based table: World Models (later PlaNet) beside the VIN and the CNN, on one metric.
 
-    python -m eval.model_based --wm 8=runs/wm8 16=runs/wm16 [--wm-z 8=runs/wm8_z] [--episodes 1000]
+    python -m eval.model_based [--wm 8=runs/wm8 16=runs/wm16] [--wm-z 8=runs/wm8_z] [--episodes 1000]
                                [--out results/model_based.md] [--overwrite] [--no-progress]
 
 Success on the same held-out test maps (env seeds from 10^9, paper protocol) for each size, and
 the env steps each agent used to learn. The VIN rows score the shipped agents
 (``agents/pretrained/{bc,ppo}_vin_<size>.zip``); the PPO-CNN row is read from
-``results/rl_table.md`` (its runs are not shipped); a World Models row scores ``LOGDIR/agent.pt``
-and counts the steps of its collected rollouts plus those its CMA-ES candidates played; uniform
-random actions are the floor. Sizes without an agent show "-".
+``results/rl_table.md`` (its runs are not shipped); a World Models row scores an agent file (or
+``LOGDIR/agent.pt``; by default the shipped ``agents/pretrained/wm_<size>.pt`` and
+``wm_z_<size>.pt``) with the env steps it stored (its random rollouts plus its CMA-ES
+candidates' episodes); uniform random actions are the floor. Sizes without an agent show "-".
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import sys
 from collections.abc import Sequence
 
@@ -36,19 +36,6 @@ def random_success(size: int, episodes: int, seed: int = 0) -> float:
     ep = held_out_episodes(size, episodes)
     rng = np.random.default_rng(seed)
     return evaluate_act_fn(lambda m, r, c: rng.integers(0, 8, size=len(m)), ep, accuracy=False).success_rate
-
-
-def worldmodels_steps(logdir: str) -> int | None:
-    """Env steps a World Models run used: its collected rollouts plus its controller's episodes
-    (``None`` when the controller's history does not count them: a run older than the count)."""
-    from agents.worldmodels.data import load_shards
-
-    collected = int(load_shards(os.path.join(logdir, "data"))["lengths"].sum())
-    with open(os.path.join(logdir, "controller.pkl"), "rb") as f:
-        history = pickle.load(f)["history"]
-    if any("env_steps" not in h for h in history):
-        return None
-    return collected + int(sum(h["env_steps"] for h in history))
 
 
 def rl_table_cnn(path: str) -> dict[int, tuple[str, str]]:
@@ -89,28 +76,35 @@ def model_based_table(
     cells["CNN, PPO from reward (results/rl_table.md)"] = rl_table_cnn(rl_table)
     for runs, label in ((wm, "World Models: V + M + linear C on [z, h]"), (wm_z, "World Models: C on z only (no M)")):
         cells[label] = {}
-        for size, logdir in runs.items():
-            agent = load_agent(os.path.join(logdir, "agent.pt"))
+        for size, path in runs.items():
+            agent = load_agent(path)
             if agent.size != size:
-                raise ValueError(f"{logdir} holds a {agent.size}x{agent.size} agent, given for {size}x{size}")
+                raise ValueError(f"{path} holds a {agent.size}x{agent.size} agent, given for {size}x{size}")
             success = evaluate_agent_on_maps(agent, size, episodes, progress=progress).success_rate
-            steps = worldmodels_steps(logdir)
-            cells[label][size] = (_pct(success), "n/a (not counted)" if steps is None else f"{steps:,}")
+            steps = agent.info.get("env_steps")
+            cells[label][size] = (_pct(success), "n/a (not recorded)" if steps is None else f"{steps:,}")
     cells["uniform random actions"] = {s: (_pct(random_success(s, episodes)), "0") for s in SIZES}
     header = ["agent"] + [f"{s}x{s} {what}" for s in SIZES for what in ("success %", "env steps")]
     rows = [[label] + [v for s in SIZES for v in by_size.get(s, ("-", "-"))] for label, by_size in cells.items()]
     return header, rows
 
 
-def _runs(values: Sequence[str] | None, flag: str) -> dict[int, str]:
+def _runs(values: Sequence[str] | None, flag: str, shipped: str) -> dict[int, str]:
+    """``SIZE=PATH`` items (PATH an agent file or a run folder) -> {size: agent file}; without
+    any, the shipped agents ``agents/pretrained/<shipped>_<size>.pt`` that exist."""
+    if values is None:
+        found = {s: os.path.join(PRETRAINED, f"{shipped}_{s}x{s}.pt") for s in SIZES}
+        return {s: p for s, p in found.items() if os.path.exists(p)}
     out: dict[int, str] = {}
-    for item in values or ():
-        size, sep, logdir = item.partition("=")
+    for item in values:
+        size, sep, path = item.partition("=")
         if not sep or not size.isdigit() or int(size) not in SIZES:
-            raise ValueError(f"{flag} takes SIZE=LOGDIR with SIZE in {SIZES}, got {item!r}")
-        if not os.path.exists(os.path.join(logdir, "agent.pt")):
-            raise ValueError(f"{flag} {item}: no agent.pt in {logdir} (train it with python -m train worldmodels)")
-        out[int(size)] = logdir
+            raise ValueError(f"{flag} takes SIZE=PATH with SIZE in {SIZES}, got {item!r}")
+        if os.path.isdir(path):
+            path = os.path.join(path, "agent.pt")
+        if not os.path.exists(path):
+            raise ValueError(f"{flag} {item}: no agent at {path} (train one with python -m train worldmodels)")
+        out[int(size)] = path
     return out
 
 
@@ -118,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m eval.model_based", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--wm", nargs="*", metavar="SIZE=LOGDIR", help="World Models runs (C on [z, h])")
-    parser.add_argument("--wm-z", nargs="*", metavar="SIZE=LOGDIR", help="World Models runs with C on z only")
+    parser.add_argument("--wm", nargs="*", metavar="SIZE=PATH", help="World Models agents (C on [z, h])")
+    parser.add_argument("--wm-z", nargs="*", metavar="SIZE=PATH", help="World Models agents with C on z only")
     parser.add_argument("--episodes", type=int, default=1000, help="test maps per size (default: %(default)s)")
     parser.add_argument("--rl-table", default="results/rl_table.md", help="where the PPO-CNN rows come from")
     parser.add_argument("--out", default="results/model_based.md", help="markdown output (default: %(default)s)")
@@ -129,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
     try:
-        wm, wm_z = _runs(args.wm, "--wm"), _runs(args.wm_z, "--wm-z")
+        wm, wm_z = _runs(args.wm, "--wm", "wm"), _runs(args.wm_z, "--wm-z", "wm_z")
     except ValueError as exc:
         parser.error(str(exc))
     if os.path.exists(args.out) and not args.overwrite:

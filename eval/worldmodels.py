@@ -30,10 +30,12 @@ def write_pictures(logdir: str, out: str, overwrite: bool = False, temperature: 
     import torch
 
     from agents.worldmodels import pictures
+    from agents.worldmodels.frames import as_float
     from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
 
     vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
-    prefix = os.path.join(out, f"wm_{vae.side}x{vae.side}")
+    size = vae.map_size
+    prefix = os.path.join(out, f"wm_{size}x{size}" + ("_pixels" if vae.frame == "pixels" else ""))
     paths = [f"{prefix}_reconstructions.png", f"{prefix}_dream.gif", f"{prefix}_cmaes.png"]
     controller = os.path.join(logdir, "controller.pkl")
     if not os.path.exists(controller):
@@ -42,7 +44,7 @@ def write_pictures(logdir: str, out: str, overwrite: bool = False, temperature: 
     if taken and not overwrite:
         raise FileExistsError(f"{', '.join(taken)} already exist: pass --overwrite to replace them")
     data = {k: v[:16] for k, v in run_episodes(logdir).items()}
-    frames = episode_frames(data)  # (E, T + 1, 3, H, W)
+    frames = as_float(episode_frames(data, vae.frame))  # (E, T + 1, 3, S, S)
     longest = int(data["lengths"].argmax())
     steps = int(data["lengths"][longest])
     pictures.save_png(paths[0], pictures.reconstructions(vae, frames[:8, 0]))
@@ -51,7 +53,9 @@ def write_pictures(logdir: str, out: str, overwrite: bool = False, temperature: 
     if len(paths) == 3:
         with open(controller, "rb") as f:
             history = pickle.load(f)["history"]
-        pictures.cmaes_curve(paths[2], history, f"World Models controller, {vae.side}x{vae.side} ({logdir})")
+        pictures.cmaes_curve(
+            paths[2], history, f"World Models controller, {size}x{size}, {vae.frame} frames ({logdir})"
+        )
     return paths
 
 

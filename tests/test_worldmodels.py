@@ -204,9 +204,11 @@ def test_agent_predict_carries_the_rnn_state_and_round_trips(tmp_path):
     batch = {"image": np.stack([obs["image"]] * 3), "position": np.stack([obs["position"]] * 3)}
     actions, _ = agent.predict(batch, deterministic=True)
     assert actions.shape == (3,) and (actions == action).all()
+    agent.info = {"env_id": "VINGrid-8x8-v0", "env_steps": 1234}
     agent.save(str(tmp_path / "agent.pt"))
     loaded = load_agent(str(tmp_path / "agent.pt"))
     assert (loaded.predict(batch, deterministic=True)[0] == actions).all()
+    assert loaded.info == agent.info
     from agents.zoo import load_model
 
     assert isinstance(load_model(str(tmp_path / "agent.pt")), WorldModelAgent)
@@ -307,3 +309,46 @@ def test_eval_worldmodels_reports_the_vae_and_names_a_missing_stage(tmp_path):
     report = json.loads(done.stdout)["vae"]
     assert report["frames"] == 35 and report["position_spread_cells"] > 0  # 5 episodes x 7 frames
     assert set(report) >= {"agent_cell_decoded", "goal_cell_decoded", "linear_readout_error_cells"}
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_pixel_frames_are_the_envs_rendered_frame(size):
+    from agents.evaluation import held_out_episodes
+    from agents.worldmodels.frames import cell_pixels, draw_frames, frame_shape
+    from gridworld_env.rendering import draw_frame
+
+    ep = held_out_episodes(size, 12)
+    images = np.zeros((12, 2, size, size), np.float32)
+    images[:, 0] = ep.obstacles
+    images[np.arange(12), 1, ep.goals[:, 0], ep.goals[:, 1]] = 1
+    cells = ep.starts.copy()
+    cells[:3] = ep.goals[:3]  # the agent on the goal is drawn smaller
+    frames = draw_frames(torch.from_numpy(images), torch.from_numpy(cells), "pixels")
+    assert tuple(frames.shape[1:]) == (3, 64, 64) and frame_shape("pixels", size) == (3, 64)
+    for i in range(12):
+        ref = draw_frame(ep.obstacles[i], tuple(ep.goals[i]), tuple(cells[i]), (), cell_pixels(size))
+        assert np.array_equal((frames[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), ref)
+    with pytest.raises(ValueError, match="frame must be one of"):
+        draw_frames(torch.from_numpy(images), torch.from_numpy(cells), "rgb")
+
+
+def test_a_pixel_run_trains_every_stage_and_its_agent_draws_its_own_frames(tmp_path):
+    import gymnasium as gym
+
+    cfg = WorldModelsConfig(
+        frame="pixels", episodes=20, shard_episodes=20, episode_steps=6, vae_epochs=2, z_dim=4, rnn_epochs=1,
+        hidden=8, popsize=4, rollouts=4, generations=1, threads=1,
+    )  # fmt: skip
+    agent = train_worldmodels(cfg, str(tmp_path))
+    assert agent is not None and agent.vae.frame == "pixels" and agent.vae.side == 64 and agent.size == 8
+    from agents.checkpoints import load_state
+
+    history = load_state(str(tmp_path / "vae.pt"), "vingrid-vae-checkpoint-v1", "V")["history"]
+    assert history[1]["reconstruction"] < history[0]["reconstruction"], history
+    obs, _ = gym.make("VINGrid-8x8-v0").reset(seed=0)
+    action, _ = agent.predict(obs, deterministic=True)
+    loaded = load_agent(str(tmp_path / "agent.pt"))
+    assert loaded.vae.frame == "pixels" and loaded.predict(obs, deterministic=True)[0] == action
+    assert loaded.info["env_steps"] > 0
+    with pytest.raises(ValueError, match="frame"):
+        WorldModelsConfig(frame="rgb")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.worldmodels.frames import draw_frames
 from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.vae import ConvVAE
 from gridworld_env.core import N_ACTIONS
@@ -24,14 +25,6 @@ AGENT_FORMAT = "vingrid-worldmodels-checkpoint-v1"
 State = tuple[np.ndarray, np.ndarray]
 
 
-def map_frames(images: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """(B, 2, H, W) obstacle and goal channels and (B, 2) agent cells -> (B, 3, H, W) float frames,
-    the :class:`gridworld_env.wrappers.ImageObservation` image."""
-    agent = torch.zeros_like(images[:, :1], dtype=torch.float32)
-    agent[torch.arange(images.shape[0]), 0, positions[:, 0].long(), positions[:, 1].long()] = 1.0
-    return torch.cat([images.float(), agent], dim=1)
-
-
 class WorldModelAgent:
     """V + M + a linear controller C.
 
@@ -40,9 +33,19 @@ class WorldModelAgent:
     :param weight: (8, F) controller weights, F = z_dim + hidden (``inputs="zh"``) or z_dim.
     :param bias: (8,) controller bias.
     :param inputs: ``zh`` (the paper's C) or ``z`` (the ablation without M's state).
+    :param info: facts about its training kept with it (``env_steps``: the env steps it used to
+        learn, random rollouts and controller episodes together; ``env_id``).
     """
 
-    def __init__(self, vae: ConvVAE, rnn: MDNRNN, weight: torch.Tensor, bias: torch.Tensor, inputs: str = "zh") -> None:
+    def __init__(
+        self,
+        vae: ConvVAE,
+        rnn: MDNRNN,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        inputs: str = "zh",
+        info: dict[str, Any] | None = None,
+    ) -> None:
         features = vae.z_dim + (rnn.hidden if inputs == "zh" else 0)
         if inputs not in ("zh", "z"):
             raise ValueError(f"inputs must be 'zh' or 'z', got {inputs!r}")
@@ -50,7 +53,8 @@ class WorldModelAgent:
             raise ValueError(f"controller must be ({N_ACTIONS}, {features}) and ({N_ACTIONS},), got {weight.shape}")
         self.vae, self.rnn = vae.eval(), rnn.eval()
         self.weight, self.bias, self.inputs = weight.float(), bias.float(), inputs
-        self.size = vae.side
+        self.size = vae.map_size
+        self.info: dict[str, Any] = dict(info or {})
 
     def initial_state(self, n: int) -> State:
         """Zero LSTM state for ``n`` episodes: (h, c), each (n, hidden)."""
@@ -62,7 +66,7 @@ class WorldModelAgent:
         self, images: torch.Tensor, positions: torch.Tensor, state: State, deterministic: bool = True
     ) -> tuple[np.ndarray, State]:
         """Actions for a batch of observations and the LSTM state after them."""
-        z, _ = self.vae.encode(map_frames(images, positions))
+        z, _ = self.vae.encode(draw_frames(images, positions, self.vae.frame))
         h, c = (torch.from_numpy(s) for s in state)
         x = torch.cat([z, h], dim=1) if self.inputs == "zh" else z
         logits = x @ self.weight.T + self.bias
@@ -114,12 +118,13 @@ class WorldModelAgent:
             {
                 "format": AGENT_FORMAT,
                 "vae": self.vae.state_dict(),
-                "vae_args": [self.vae.channels, self.vae.side, self.vae.z_dim],
+                "vae_args": [self.vae.channels, self.vae.side, self.vae.z_dim, self.vae.frame, self.vae.map_size],
                 "rnn": self.rnn.state_dict(),
                 "rnn_args": [self.rnn.z_dim, self.rnn.hidden, self.rnn.gaussians],
                 "weight": self.weight,
                 "bias": self.bias,
                 "inputs": self.inputs,
+                "info": self.info,
             },
         )
 
@@ -138,4 +143,4 @@ def load_agent(path: str) -> WorldModelAgent:
     vae.load_state_dict(state["vae"])
     rnn = MDNRNN(*state["rnn_args"])
     rnn.load_state_dict(state["rnn"])
-    return WorldModelAgent(vae, rnn, state["weight"], state["bias"], state["inputs"])
+    return WorldModelAgent(vae, rnn, state["weight"], state["bias"], state["inputs"], state.get("info"))

@@ -15,6 +15,9 @@ STAGES = ("collect", "vae", "mdnrnn", "controller")
 class WorldModelsConfig(CollectConfig):
     """Data (the fields of :class:`~agents.worldmodels.data.CollectConfig`), V, M and C."""
 
+    frame: str = "map"
+    """V's input: ``map`` (the env's map image) or ``pixels`` (its rendered RGB frame, 64x64 at 8x8
+    and 16x16); see :mod:`agents.worldmodels.frames`."""
     z_dim: int = 32
     """V: latent size."""
     vae_epochs: int = 10
@@ -75,3 +78,4 @@ class WorldModelsConfig(CollectConfig):
         if self.kl_tolerance < 0:
             raise ValueError(f"kl_tolerance must be >= 0, got {self.kl_tolerance}")
         check_choice("controller_inputs", self.controller_inputs, ["zh", "z"])
+        check_choice("frame", self.frame, ["map", "pixels"])

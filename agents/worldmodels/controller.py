@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from agents.evaluation import held_out_episodes
-from agents.worldmodels.agent import WorldModelAgent, map_frames
+from agents.worldmodels.agent import WorldModelAgent
+from agents.worldmodels.frames import draw_frames
 from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.vae import ConvVAE
 from gridworld_env.core import N_ACTIONS, move_batch, pad_blocked
@@ -71,7 +72,7 @@ def fitness(
         idx = np.flatnonzero(active)
         taken += idx.size
         pos = torch.from_numpy(np.stack([rows[idx], cols[idx]], axis=1))
-        z, _ = vae.encode(map_frames(images[maps[idx]], pos))
+        z, _ = vae.encode(draw_frames(images[maps[idx]], pos, vae.frame))
         x = torch.cat([z, h[0, idx]], dim=1) if inputs == "zh" else z
         logits = torch.einsum("bf,baf->ba", x, weights[cand[idx]]) + biases[cand[idx]]
         actions = logits.argmax(dim=1)
@@ -116,7 +117,7 @@ def train_controller(
     """
     import cma
 
-    size = vae.side
+    size = vae.map_size
     features = n_features(vae, rnn, inputs)
     dim = N_ACTIONS * features + N_ACTIONS
     history: list[dict[str, float]] = []

@@ -14,6 +14,7 @@ import torch
 
 from agents.evaluation import VAL_SEED, evaluate_agent_on_maps
 from agents.worldmodels.agent import WorldModelAgent
+from agents.worldmodels.frames import as_float, encode_all
 from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
 from gridworld_env.core import distance_maps, optimal_action_masks
 
@@ -22,31 +23,37 @@ from gridworld_env.core import distance_maps, optimal_action_masks
 def vae_diagnostics(logdir: str, episodes: int = 300) -> dict[str, float]:
     """How well V's code holds the map, on the first ``episodes`` collected episodes.
 
-    :return: the share of frames whose decoded agent / goal channel peaks at the true cell, the
-        obstacle pixel accuracy, and the mean error (in cells) of a least-squares linear read-out
-        of the agent's and the goal's row and column from V's mean code, beside their spread.
+    :return: the mean error (in cells) of a least-squares linear read-out of the agent's and the
+        goal's row and column from V's mean code, beside their spread; the mean absolute pixel
+        error of the reconstructions; and, for map frames, the share of frames whose decoded
+        agent / goal channel peaks at the true cell and the obstacle pixel accuracy.
     """
     vae = load_vae(logdir)
-    f = episode_frames({k: v[:episodes] for k, v in run_episodes(logdir).items()}).flatten(0, 1)
-    mu, _ = vae.encode(f)
-    rec = vae.decode(mu)
-    side = vae.side
-
-    def peak(x: torch.Tensor, ch: int) -> torch.Tensor:
-        return x[:, ch].flatten(1).argmax(1)
-
-    agent, goal = peak(f, 2), peak(f, 1)
-    coords = torch.stack([agent // side, agent % side, goal // side, goal % side], 1).float()
+    data = {k: v[:episodes] for k, v in run_episodes(logdir).items()}
+    e, t1 = data["positions"].shape[:2]
+    keep = torch.from_numpy((np.arange(t1)[None] <= data["lengths"][:, None]).reshape(-1))
+    f = as_float(episode_frames(data, vae.frame).flatten(0, 1)[keep])
+    mu, _ = encode_all(vae, f)
+    rec = torch.cat([torch.sigmoid(vae.decode(mu[i : i + 2048])) for i in range(0, len(mu), 2048)])
+    goals = np.repeat(data["goals"][:, None], t1, axis=1)
+    coords = torch.from_numpy(np.concatenate([data["positions"], goals], -1).reshape(-1, 4)[keep.numpy()]).float()
     x = torch.cat([mu, torch.ones(len(mu), 1)], 1)
     fit = x @ torch.linalg.lstsq(x, coords).solution
-    return {
+    report = {
         "frames": float(len(f)),
-        "agent_cell_decoded": float((peak(rec, 2) == agent).float().mean()),
-        "goal_cell_decoded": float((peak(rec, 1) == goal).float().mean()),
-        "obstacle_pixel_accuracy": float(((rec[:, 0] > 0) == (f[:, 0] > 0.5)).float().mean()),
+        "pixel_mean_abs_error": float((rec - f).abs().mean()),
         "linear_readout_error_cells": float((fit - coords).abs().mean()),
         "position_spread_cells": float(coords.std(0).mean()),
     }
+    if vae.frame == "map":
+
+        def peak(x: torch.Tensor, ch: int) -> torch.Tensor:
+            return x[:, ch].flatten(1).argmax(1)
+
+        report["agent_cell_decoded"] = float((peak(rec, 2) == peak(f, 2)).float().mean())
+        report["goal_cell_decoded"] = float((peak(rec, 1) == peak(f, 1)).float().mean())
+        report["obstacle_pixel_accuracy"] = float(((rec[:, 0] > 0.5) == (f[:, 0] > 0.5)).float().mean())
+    return report
 
 
 def controller_features(logdir: str, episodes: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
@@ -58,10 +65,10 @@ def controller_features(logdir: str, episodes: int) -> tuple[torch.Tensor, torch
     """
     vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
     data = {k: v[:episodes] for k, v in run_episodes(logdir).items()}
-    f = episode_frames(data)
+    f = episode_frames(data, vae.frame)
     e, t1 = f.shape[:2]
+    z = encode_all(vae, f.flatten(0, 1))[0].view(e, t1, -1)
     with torch.no_grad():
-        z = vae.encode(f.flatten(0, 1))[0].view(e, t1, -1)
         hs = rnn(z[:, :-1], torch.from_numpy(data["actions"]))[5]
     h = torch.cat([torch.zeros(e, 1, rnn.hidden), hs], dim=1)  # state before each frame
     pos = data["positions"]
@@ -103,5 +110,5 @@ def controller_ceiling(
         weight, bias = linear.weight / scale, linear.bias
     vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
     agent = WorldModelAgent(vae, rnn, weight.detach(), bias.detach(), inputs)
-    result = evaluate_agent_on_maps(agent, vae.side, maps, VAL_SEED)
+    result = evaluate_agent_on_maps(agent, vae.map_size, maps, VAL_SEED)
     return {"frames": float(len(x)), "optimal_action_share": agreement, "success": result.success_rate}

@@ -2,6 +2,7 @@
 
 Map images (obstacles, goal, agent channels) are drawn as RGB: free cells white, obstacles dark
 grey, the goal green, the agent red; a decoded frame is drawn from its pixel probabilities.
+Pixel frames are shown as they are, doubled in size.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def to_rgb(frames: np.ndarray) -> np.ndarray:
     return out.repeat(CELL, axis=1).repeat(CELL, axis=2)
 
 
+def frames_rgb(frames: np.ndarray, kind: str) -> np.ndarray:
+    """(N, 3, S, S) frames of ``kind`` (``map`` or ``pixels``) in [0, 1] -> (N, h, w, 3) uint8 RGB."""
+    if kind == "map":
+        return to_rgb(frames)
+    rgb = (np.clip(frames.transpose(0, 2, 3, 1), 0, 1) * 255).astype(np.uint8)
+    return rgb.repeat(2, axis=1).repeat(2, axis=2)
+
+
 def _row(images: np.ndarray, gap: int = 4) -> np.ndarray:
     """(N, h, w, 3) -> one (h, N * (w + gap) - gap, 3) strip on a light grey background."""
     n, h, w, _ = images.shape
@@ -42,7 +51,7 @@ def _row(images: np.ndarray, gap: int = 4) -> np.ndarray:
 def reconstructions(vae: ConvVAE, frames: torch.Tensor) -> np.ndarray:
     """Inputs (top row) above V's reconstructions from their mean code (bottom row), as RGB."""
     probs = torch.sigmoid(vae.decode(vae.encode(frames)[0]))
-    top, bottom = _row(to_rgb(frames.numpy())), _row(to_rgb(probs.numpy()))
+    top, bottom = _row(frames_rgb(frames.numpy(), vae.frame)), _row(frames_rgb(probs.numpy(), vae.frame))
     gap = np.full((4, top.shape[1], 3), 200, dtype=np.uint8)
     return np.concatenate([top, gap, bottom])
 
@@ -72,8 +81,8 @@ def dream(
         eps = torch.randn(mu.shape[-1], generator=gen)
         z = (mu[0, 0, k] + log_sigma[0, 0, k].exp() * eps * temperature**0.5)[None]
         imagined.append(torch.sigmoid(vae.decode(z)))
-    real = to_rgb(frames.numpy())
-    fake = to_rgb(torch.cat(imagined).numpy())
+    real = frames_rgb(frames.numpy(), vae.frame)
+    fake = frames_rgb(torch.cat(imagined).numpy(), vae.frame)
     return [_row(np.stack([r, f])) for r, f in zip(real, fake, strict=True)]
 
 

@@ -24,7 +24,9 @@ import torch
 
 from agents.worldmodels.agent import WorldModelAgent, load_agent
 from agents.worldmodels.config import STAGES, WorldModelsConfig
-from agents.worldmodels.data import collect, frames, load_shards
+from agents.worldmodels.data import collect, load_shards
+from agents.worldmodels.frames import encode_all
+from agents.worldmodels.frames import episode_frames as draw_episode_frames
 from agents.worldmodels.mdnrnn import MDNRNN, MDNRNN_FORMAT, train_mdnrnn
 from agents.worldmodels.vae import VAE_FORMAT, ConvVAE, train_vae
 from gridworld_env.atomic import atomic_path
@@ -67,9 +69,9 @@ def run_episodes(logdir: str) -> dict[str, np.ndarray]:
     return load_shards(os.path.join(logdir, "data"))
 
 
-def episode_frames(data: dict[str, np.ndarray]) -> torch.Tensor:
-    """(E, T + 1, 3, H, W) float frames of every collected step."""
-    return torch.from_numpy(frames(data["obstacles"], data["goals"], data["positions"])).float()
+def episode_frames(data: dict[str, np.ndarray], kind: str = "map") -> torch.Tensor:
+    """(E, T + 1, 3, S, S) frames of every collected step (see :func:`agents.worldmodels.frames.episode_frames`)."""
+    return draw_episode_frames(data["obstacles"], data["goals"], data["positions"], kind)
 
 
 def load_vae(logdir: str) -> ConvVAE:
@@ -80,7 +82,7 @@ def load_vae(logdir: str) -> ConvVAE:
         raise FileNotFoundError(f"no V in {logdir}: run the vae stage first (--stage vae)")
     state = load_state(path, VAE_FORMAT, "V (VAE)")
     c, _, side = state["shape"]
-    vae = ConvVAE(c, side, state["z_dim"])
+    vae = ConvVAE(c, side, state["z_dim"], state.get("frame", "map"), state.get("map_size"))
     vae.load_state_dict(state["model"])
     return vae.eval()
 
@@ -107,7 +109,7 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
         return {"shards": len(paths)}
     if stage == "vae":
         data = run_episodes(logdir)
-        f = episode_frames(data).flatten(0, 1)
+        f = episode_frames(data, cfg.frame).flatten(0, 1)
         _, history = train_vae(
             f,
             cfg.z_dim,
@@ -118,14 +120,15 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
             cfg.seed,
             os.path.join(logdir, "vae.pt"),
             progress,
+            cfg.frame,
+            int(data["obstacles"].shape[1]),
         )
         return {"history": history}
     if stage == "mdnrnn":
         vae = load_vae(logdir)
         data = run_episodes(logdir)
-        f = episode_frames(data)
-        with torch.no_grad():
-            mu, logvar = (t.view(*f.shape[:2], -1) for t in vae.encode(f.flatten(0, 1)))
+        f = episode_frames(data, vae.frame)
+        mu, logvar = (t.view(*f.shape[:2], -1) for t in encode_all(vae, f.flatten(0, 1)))
         episodes = {k: torch.from_numpy(data[k]) for k in ("actions", "rewards", "dones", "lengths")}
         _, history = train_mdnrnn(
             mu,
@@ -156,6 +159,8 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
             os.path.join(logdir, "controller.pkl"),
             progress,
         )
+        collected = int(run_episodes(logdir)["lengths"].sum())
+        agent.info = {"env_id": cfg.env_id, "env_steps": collected + int(sum(h["env_steps"] for h in history))}
         agent.save(os.path.join(logdir, "agent.pt"))
         return {"history": history}
     raise ValueError(f"stage must be one of {STAGES} or 'all', got {stage!r}")

@@ -41,13 +41,19 @@ class ConvVAE(nn.Module):
     :param channels: frame channels (3: the map image's obstacles, goal and agent, or RGB).
     :param side: frame height and width.
     :param z_dim: latent size (32 as in the paper).
+    :param frame: what the frames are (:data:`agents.worldmodels.frames.FRAMES`): ``map`` images or
+        rendered ``pixels``; kept so that the agent draws the same frames from observations.
+    :param map_size: the side of the maps in cells (default: ``side``, a map image's).
     """
 
-    def __init__(self, channels: int = 3, side: int = 8, z_dim: int = 32) -> None:
+    def __init__(
+        self, channels: int = 3, side: int = 8, z_dim: int = 32, frame: str = "map", map_size: int | None = None
+    ) -> None:
         super().__init__()
         if channels < 1 or side < 2 or z_dim < 1:
             raise ValueError(f"channels, side and z_dim must be positive (side >= 2), got {channels}, {side}, {z_dim}")
         self.channels, self.side, self.z_dim = channels, side, z_dim
+        self.frame, self.map_size = frame, side if map_size is None else map_size
         n = levels(side)
         enc: list[nn.Module] = []
         prev = channels
@@ -124,8 +130,11 @@ def train_vae(
     seed: int,
     ckpt: str,
     progress: bool = False,
+    frame: str = "map",
+    map_size: int | None = None,
 ) -> tuple[ConvVAE, list[dict[str, float]]]:
-    """Train V on ``frames`` (N, C, H, W) in [0, 1], checkpointing to ``ckpt`` after every epoch.
+    """Train V on ``frames`` (N, C, H, W) in [0, 1] (or uint8 pixel frames, scaled by 1/255 a batch
+    at a time), checkpointing to ``ckpt`` after every epoch.
 
     A checkpoint already at ``ckpt`` is continued (exactly: the shuffle and the noise of epoch
     ``e`` come from generators seeded by ``(seed, e)``); one that has all ``epochs`` is returned.
@@ -135,7 +144,9 @@ def train_vae(
     from agents.worldmodels.epochs import train_epochs
 
     torch.manual_seed(seed)
-    model = ConvVAE(frames.shape[1], frames.shape[-1], z_dim)
+    from agents.worldmodels.frames import as_float
+
+    model = ConvVAE(frames.shape[1], frames.shape[-1], z_dim, frame, map_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def one_epoch(epoch: int) -> dict[str, float]:
@@ -143,7 +154,7 @@ def train_vae(
         order = torch.randperm(frames.shape[0], generator=gen)
         totals = torch.zeros(3)
         for start in range(0, len(order), batch):
-            x = frames[order[start : start + batch]]
+            x = as_float(frames[order[start : start + batch]])
             logits, mu, logvar = model(x, generator=gen)
             loss, recon, kl = vae_loss(x, logits, mu, logvar, kl_tolerance)
             optimizer.zero_grad()
@@ -153,6 +164,6 @@ def train_vae(
         mean = (totals / frames.shape[0]).tolist()
         return {"loss": mean[0], "reconstruction": mean[1], "kl": mean[2]}
 
-    extra = {"shape": list(frames.shape[1:]), "z_dim": z_dim}
+    extra = {"shape": list(frames.shape[1:]), "z_dim": z_dim, "frame": frame, "map_size": model.map_size}
     history = train_epochs(model, optimizer, epochs, one_epoch, ckpt, VAE_FORMAT, "V (VAE)", extra, progress)
     return model, history
