@@ -4,9 +4,9 @@
                                [--pictures results/ [--overwrite]]
 
 Prints, as JSON, how well V's code holds the map (:func:`agents.worldmodels.diagnostics.vae_diagnostics`),
-the controller's CMA-ES history (first and last generations) and, with ``--ceiling``, what the
-best linear controller on the run's features reaches (:func:`agents.worldmodels.diagnostics.controller_ceiling`,
-fitted to the expert's actions for both C inputs). With ``--pictures DIR`` it writes
+the controller's CMA-ES history (first and last generations) and, with ``--ceiling``, what a
+linear C and a 256-unit MLP on the run's features reach when fitted to the expert's actions
+(:func:`agents.worldmodels.diagnostics.controller_ceiling`, for both C inputs). With ``--pictures DIR`` it writes
 ``wm_<H>x<W>_reconstructions.png`` (inputs above V's reconstructions), ``wm_<H>x<W>_dream.gif``
 (a collected rollout beside M's dream of it, decoded by V) and ``wm_<H>x<W>_cmaes.png`` (the
 CMA-ES curve) there; existing pictures are kept unless ``--overwrite`` is given.
@@ -64,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--logdir", required=True, help="a World Models run folder")
     parser.add_argument("--episodes", type=int, default=300, help="collected episodes to diagnose V on")
     parser.add_argument(
-        "--ceiling", action="store_true", help="fit the best linear controller to the expert (1,000 episodes)"
+        "--ceiling",
+        action="store_true",
+        help="fit linear and MLP controllers to the expert (1,000 episodes) and play them",
     )
     parser.add_argument("--pictures", metavar="DIR", help="write the run's pictures into DIR (e.g. results)")
     parser.add_argument("--overwrite", action="store_true", help="replace pictures already in DIR")
@@ -76,7 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report: dict = {"logdir": args.logdir, "vae": vae_diagnostics(args.logdir, args.episodes)}
         if args.ceiling:
-            report["ceiling"] = {inputs: controller_ceiling(args.logdir, inputs) for inputs in ("z", "zh")}
+            report["ceiling"] = {
+                f"{'linear' if hidden == 0 else f'mlp{hidden}'}_{inputs}": controller_ceiling(
+                    args.logdir, inputs, hidden
+                )
+                for hidden in (0, 256)
+                for inputs in ("z", "zh")
+            }
         if args.pictures:
             report["pictures"] = write_pictures(args.logdir, args.pictures, args.overwrite)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:

@@ -1,5 +1,7 @@
 """The shipped agents load with plain SB3 and solve maps they never saw."""
 
+import pathlib
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -101,3 +103,27 @@ def test_shipped_vin_beats_the_shipped_baselines_on_the_same_maps(size):
     for policy in ("cnn", "fcn"):
         base = evaluate_policy_on_maps(load_pretrained(env_id, policy=policy).policy, size, episodes=100)
         assert vin.success_rate >= base.success_rate + 0.05, (policy, vin, base)
+
+
+PRETRAINED_DIR = pathlib.Path(pretrained_path("VINGrid-8x8-v0", "bc")).parent
+#: Every shipped World Models agent (a new file is tested without a change here).
+WORLD_MODELS = sorted(p.name for p in PRETRAINED_DIR.glob("wm_*.pt"))
+
+
+@pytest.mark.parametrize("name", WORLD_MODELS)
+def test_shipped_world_models_agent_loads_acts_and_says_what_it_cost(name):
+    from agents.evaluation import evaluate_agent_on_maps
+    from agents.worldmodels.agent import WorldModelAgent
+    from agents.zoo import load_model
+
+    path = str(PRETRAINED_DIR / name)
+    assert (PRETRAINED_DIR / name).stat().st_size < 5 * 2**20
+    agent = load_model(path)
+    assert isinstance(agent, WorldModelAgent)
+    env_id = agent.info["env_id"]
+    assert env_id == f"VINGrid-{agent.size}x{agent.size}-v0" and agent.info["env_steps"] > 0
+    obs, _ = gym.make(env_id).reset(seed=0)
+    action, state = agent.predict(obs, deterministic=True)
+    assert 0 <= int(action) < 8 and state[0].shape == (1, agent.rnn.hidden)
+    result = evaluate_agent_on_maps(agent, agent.size, 50)
+    assert result.episodes == 50 and np.isnan(result.action_accuracy)

@@ -228,6 +228,17 @@ def test_stages_need_their_earlier_stage_and_logdirs_keep_their_settings(tmp_pat
     (tmp_path / "vae.pt").write_bytes(b"junk")
     with pytest.raises(ValueError, match="vae.pt"):
         train_worldmodels(WorldModelsConfig(**{**cfg.__dict__, "z_dim": 4}), str(tmp_path), "mdnrnn")
+    # a run made before a setting existed holds that setting's default
+    from agents.worldmodels.pipeline import prepare_logdir
+
+    four = WorldModelsConfig(**{**cfg.__dict__, "z_dim": 4})
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["frame"]
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    prepare_logdir(four, str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="other settings \\(frame\\)"):
+        prepare_logdir(WorldModelsConfig(**{**four.__dict__, "frame": "pixels"}), str(tmp_path))
 
 
 def test_cli_runs_every_stage_and_eval_scores_the_agent(tmp_path):

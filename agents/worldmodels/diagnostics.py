@@ -1,10 +1,11 @@
-"""What a World Models run's features can carry: V's code, and the best linear controller on them.
+"""What a World Models run's features can carry: V's code, and the best controller on them.
 
 :func:`vae_diagnostics` measures how well V's code holds the map. :func:`controller_ceiling`
-asks what *any* linear C could do on the run's features: it fits C by multinomial logistic
-regression to the BFS expert's optimal actions on the collected frames (supervised, with the
-answers, which CMA-ES never sees) and plays it on held-out maps. A CMA-ES controller far below
-this figure is an optimiser problem; a ceiling far below the target is a feature problem.
+asks what a linear C (or, to compare, an MLP) could do on the run's features: it fits C by
+maximum likelihood to the BFS expert's optimal actions on the collected frames (supervised, with
+the answers, which CMA-ES never sees) and plays it on held-out maps. A CMA-ES controller far
+below the linear figure is an optimiser problem; a linear figure far below the target is a
+feature problem, and the MLP's figure says whether the features or the linear read-out lack it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import numpy as np
 import torch
 
 from agents.evaluation import VAL_SEED, evaluate_agent_on_maps
-from agents.worldmodels.agent import WorldModelAgent
-from agents.worldmodels.frames import as_float, encode_all
+from agents.worldmodels.agent import State, WorldModelAgent
+from agents.worldmodels.frames import as_float, draw_frames, encode_all
+from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
-from gridworld_env.core import distance_maps, optimal_action_masks
+from agents.worldmodels.vae import ConvVAE
+from gridworld_env.core import N_ACTIONS, distance_maps, optimal_action_masks
 
 
 @torch.no_grad()
@@ -79,36 +82,78 @@ def controller_features(logdir: str, episodes: int) -> tuple[torch.Tensor, torch
     return z[keep_t], h[keep_t], step_masks[keep]
 
 
-def controller_ceiling(
-    logdir: str, inputs: str = "zh", episodes: int = 1000, maps: int = 1000, iterations: int = 500, seed: int = 0
-) -> dict[str, float]:
-    """Fit a linear C to the expert's optimal actions (logistic regression on the likelihood of the
-    optimal set) and play it, deterministically, on ``maps`` validation maps.
+class _FittedAgent(WorldModelAgent):
+    """A World Models agent whose C is any module on the scaled inputs (the ceiling's fit)."""
 
+    def __init__(self, vae: ConvVAE, rnn: MDNRNN, head: torch.nn.Module, scale: torch.Tensor, inputs: str) -> None:
+        features = vae.z_dim + (rnn.hidden if inputs == "zh" else 0)
+        super().__init__(vae, rnn, torch.zeros(N_ACTIONS, features), torch.zeros(N_ACTIONS), inputs)
+        self.head, self.scale = head.eval(), scale
+
+    @torch.no_grad()
+    def act(
+        self, images: torch.Tensor, positions: torch.Tensor, state: State, deterministic: bool = True
+    ) -> tuple[np.ndarray, State]:
+        z, _ = self.vae.encode(draw_frames(images, positions, self.vae.frame))
+        h, c = (torch.from_numpy(s) for s in state)
+        x = torch.cat([z, h], dim=1) if self.inputs == "zh" else z
+        actions = self.head(x / self.scale).argmax(dim=1)
+        _, _, _, _, _, _, (h2, c2) = self.rnn(z[:, None], actions[:, None], (h[None], c[None]))
+        return actions.numpy(), (h2[0].numpy(), c2[0].numpy())
+
+
+def controller_ceiling(
+    logdir: str,
+    inputs: str = "zh",
+    hidden: int = 0,
+    episodes: int = 1000,
+    maps: int = 1000,
+    epochs: int = 15,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Fit C to the expert's optimal actions (maximum likelihood of the optimal set, Adam on
+    minibatches of 512 frames) and play it, deterministically, on ``maps`` validation maps.
+
+    :param hidden: 0 for the paper's linear C; otherwise an MLP with two ReLU layers of ``hidden``
+        units, to tell what V and M's features hold from what a linear read-out can take.
     :return: the share of training frames where C's action is optimal, and its success rate.
     """
     if inputs not in ("zh", "z"):
         raise ValueError(f"inputs must be 'zh' or 'z', got {inputs!r}")
-    if min(episodes, maps, iterations) < 1:
-        raise ValueError(f"episodes, maps and iterations must be >= 1, got {episodes}, {maps}, {iterations}")
+    if min(episodes, maps, epochs) < 1 or hidden < 0:
+        raise ValueError(
+            f"episodes, maps, epochs must be >= 1 and hidden >= 0, got {episodes}, {maps}, {epochs}, {hidden}"
+        )
     z, h, masks = controller_features(logdir, episodes)
     x = torch.cat([z, h], 1) if inputs == "zh" else z
     scale = x.std(0).clamp_min(1e-6)
     target = torch.from_numpy(masks)
     torch.manual_seed(seed)
-    linear = torch.nn.Linear(x.shape[1], target.shape[1])
-    optimizer = torch.optim.Adam(linear.parameters(), lr=1e-2)
-    for _ in range(iterations):
-        logp = torch.log_softmax(linear(x / scale), 1)
-        loss = -torch.logsumexp(logp.masked_fill(~target, -1e9), 1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    f, a = x.shape[1], target.shape[1]
+    head: torch.nn.Module = (
+        torch.nn.Linear(f, a)
+        if hidden == 0
+        else torch.nn.Sequential(
+            torch.nn.Linear(f, hidden),
+            torch.nn.ReLU(),
+            torch.nn.Linear(hidden, hidden),
+            torch.nn.ReLU(),
+            torch.nn.Linear(hidden, a),
+        )
+    )
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), 512):
+            b = order[start : start + 512]
+            logp = torch.log_softmax(head(x[b] / scale), 1)
+            loss = -torch.logsumexp(logp.masked_fill(~target[b], -1e9), 1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     with torch.no_grad():
-        chosen = linear(x / scale).argmax(1)
+        chosen = head(x / scale).argmax(1)
         agreement = float(target[torch.arange(len(chosen)), chosen].float().mean())
-        weight, bias = linear.weight / scale, linear.bias
     vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
-    agent = WorldModelAgent(vae, rnn, weight.detach(), bias.detach(), inputs)
-    result = evaluate_agent_on_maps(agent, vae.map_size, maps, VAL_SEED)
+    result = evaluate_agent_on_maps(_FittedAgent(vae, rnn, head, scale, inputs), vae.map_size, maps, VAL_SEED)
     return {"frames": float(len(x)), "optimal_action_share": agreement, "success": result.success_rate}

@@ -53,6 +53,9 @@ def prepare_logdir(cfg: WorldModelsConfig, logdir: str, noreload: bool = False) 
     if os.path.exists(path):
         with open(path) as f:
             stored = json.load(f)
+        # a setting added after the run was made counts as its default there
+        defaults = {f.name: f.default for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+        stored = {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
         keys = (set(stored) | set(settings)) - set(MAY_DIFFER)
         changed = sorted(k for k in keys if stored.get(k) != settings.get(k))
         if changed:
