@@ -1,6 +1,7 @@
 """The model-based table: World Models (later PlaNet) beside the VIN and the CNN, on one metric.
 
-    python -m eval.model_based [--wm 8=runs/wm8 16=runs/wm16] [--wm-z 8=runs/wm8_z] [--episodes 1000]
+    python -m eval.model_based [--wm 8=runs/wm8 16=runs/wm16] [--wm-z 8=runs/wm8_z]
+                               [--wm-pixels 8=runs/wm8_pixels] [--episodes 1000]
                                [--out results/model_based.md] [--overwrite] [--no-progress]
 
 Success on the same held-out test maps (env seeds from 10^9, paper protocol) for each size, and
@@ -8,7 +9,7 @@ the env steps each agent used to learn. The VIN rows score the shipped agents
 (``agents/pretrained/{bc,ppo}_vin_<size>.zip``); the PPO-CNN row is read from
 ``results/rl_table.md`` (its runs are not shipped); a World Models row scores an agent file (or
 ``LOGDIR/agent.pt``; by default the shipped ``agents/pretrained/wm_<size>.pt`` and
-``wm_z_<size>.pt``) with the env steps it stored (its random rollouts plus its CMA-ES
+``wm_z_<size>.pt``; pixel-frame agents only when given) with the env steps it stored (its random rollouts plus its CMA-ES
 candidates' episodes); uniform random actions are the floor. Sizes without an agent show "-".
 """
 
@@ -57,7 +58,12 @@ def _pct(x: float) -> str:
 
 
 def model_based_table(
-    wm: dict[int, str], wm_z: dict[int, str], episodes: int, rl_table: str, progress: bool = False
+    wm: dict[int, str],
+    wm_z: dict[int, str],
+    episodes: int,
+    rl_table: str,
+    progress: bool = False,
+    wm_pixels: dict[int, str] | None = None,
 ) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the table (see the module docstring)."""
     from agents.evaluation import evaluate_agent_on_maps, evaluate_policy_on_maps
@@ -74,7 +80,13 @@ def model_based_table(
             steps = "0 (expert paths on 5,000 maps)" if kind == "bc" else f"{model.num_timesteps:,}"
             cells[label][size] = (_pct(success), steps)
     cells["CNN, PPO from reward (results/rl_table.md)"] = rl_table_cnn(rl_table)
-    for runs, label in ((wm, "World Models: V + M + linear C on [z, h]"), (wm_z, "World Models: C on z only (no M)")):
+    for runs, label in (
+        (wm, "World Models: V + M + linear C on [z, h]"),
+        (wm_z, "World Models: C on z only (no M)"),
+        (wm_pixels or {}, "World Models on pixel frames (64x64 RGB): C on [z, h]"),
+    ):
+        if not runs and label.startswith("World Models on pixel"):
+            continue
         cells[label] = {}
         for size, path in runs.items():
             agent = load_agent(path)
@@ -114,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--wm", nargs="*", metavar="SIZE=PATH", help="World Models agents (C on [z, h])")
     parser.add_argument("--wm-z", nargs="*", metavar="SIZE=PATH", help="World Models agents with C on z only")
+    parser.add_argument("--wm-pixels", nargs="*", metavar="SIZE=PATH", help="World Models agents on pixel frames")
     parser.add_argument("--episodes", type=int, default=1000, help="test maps per size (default: %(default)s)")
     parser.add_argument("--rl-table", default="results/rl_table.md", help="where the PPO-CNN rows come from")
     parser.add_argument("--out", default="results/model_based.md", help="markdown output (default: %(default)s)")
@@ -124,18 +137,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
     try:
         wm, wm_z = _runs(args.wm, "--wm", "wm"), _runs(args.wm_z, "--wm-z", "wm_z")
+        wm_pixels = _runs(args.wm_pixels or [], "--wm-pixels", "wm_pixels")
     except ValueError as exc:
         parser.error(str(exc))
     if os.path.exists(args.out) and not args.overwrite:
         parser.error(f"{args.out} exists: pass --overwrite to replace it, or choose another --out")
-    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, not args.no_progress)
+    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, not args.no_progress, wm_pixels)
     command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
     description = (
         f"Success on the same {args.episodes} held-out test maps per size (env seeds from 10^9, paper protocol: "
         "the goal within twice the optimal moves) and the env steps each agent used to learn. VIN rows: the "
         "shipped agents. PPO-CNN: mean over the seeds of `results/rl_table.md`. World Models: "
-        f"{json.dumps({'[z, h]': wm, 'z only': wm_z})}, steps = collected random rollouts + the controller's "
-        "CMA-ES episodes; observation: the env's map image. PlaNet will add its row."
+        f"{json.dumps({'[z, h]': wm, 'z only': wm_z, 'pixel frames': wm_pixels})}, steps = collected random "
+        "rollouts + the controller's CMA-ES episodes; observation: the env's map image unless the row says "
+        "pixel frames. PlaNet will add its row."
     )
     print(
         write_table(

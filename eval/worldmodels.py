@@ -6,7 +6,8 @@
 Prints, as JSON, how well V's code holds the map (:func:`agents.worldmodels.diagnostics.vae_diagnostics`),
 the controller's CMA-ES history (first and last generations) and, with ``--ceiling``, what a
 linear C and a 256-unit MLP on the run's features reach when fitted to the expert's actions
-(:func:`agents.worldmodels.diagnostics.controller_ceiling`, for both C inputs). With ``--pictures DIR`` it writes
+(:func:`agents.worldmodels.diagnostics.controller_ceiling`, for both C inputs), beside the greedy
+policies a linear C could at best express (:func:`agents.worldmodels.diagnostics.greedy_success`). With ``--pictures DIR`` it writes
 ``wm_<H>x<W>_reconstructions.png`` (inputs above V's reconstructions), ``wm_<H>x<W>_dream.gif``
 (a collected rollout beside M's dream of it, decoded by V) and ``wm_<H>x<W>_cmaes.png`` (the
 CMA-ES curve) there; existing pictures are kept unless ``--overwrite`` is given.
@@ -73,11 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
-    from agents.worldmodels.diagnostics import controller_ceiling, vae_diagnostics
+    from agents.worldmodels.diagnostics import controller_ceiling, greedy_success, vae_diagnostics
+    from agents.worldmodels.pipeline import load_vae
 
     try:
         report: dict = {"logdir": args.logdir, "vae": vae_diagnostics(args.logdir, args.episodes)}
         if args.ceiling:
+            size = load_vae(args.logdir).map_size
+            report["greedy_test_success"] = {
+                "towards_goal": greedy_success(size, avoid_walls=False),
+                "towards_goal_round_walls": greedy_success(size, avoid_walls=True),
+            }
             report["ceiling"] = {
                 f"{'linear' if hidden == 0 else f'mlp{hidden}'}_{inputs}": controller_ceiling(
                     args.logdir, inputs, hidden

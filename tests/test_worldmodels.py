@@ -363,3 +363,11 @@ def test_a_pixel_run_trains_every_stage_and_its_agent_draws_its_own_frames(tmp_p
     assert loaded.info["env_steps"] > 0
     with pytest.raises(ValueError, match="frame"):
         WorldModelsConfig(frame="rgb")
+
+
+def test_greedy_policies_bound_what_a_linear_controller_can_do():
+    from agents.worldmodels.diagnostics import greedy_success
+
+    towards, round_walls = greedy_success(8, False, 200), greedy_success(8, True, 200)
+    # uniform random actions: 8 % at 8x8; walking round walls needs the map, and pays
+    assert 0.5 < towards < round_walls and round_walls > 0.9, (towards, round_walls)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.evaluation import VAL_SEED, evaluate_agent_on_maps
+from agents.evaluation import TEST_SEED, VAL_SEED, evaluate_act_fn, evaluate_agent_on_maps, held_out_episodes
 from agents.worldmodels.agent import State, WorldModelAgent
 from agents.worldmodels.frames import as_float, draw_frames, encode_all
 from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
 from agents.worldmodels.vae import ConvVAE
-from gridworld_env.core import N_ACTIONS, distance_maps, optimal_action_masks
+from gridworld_env.core import ACTIONS, N_ACTIONS, distance_maps, optimal_action_masks, pad_blocked
 
 
 @torch.no_grad()
@@ -157,3 +157,25 @@ def controller_ceiling(
     vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
     result = evaluate_agent_on_maps(_FittedAgent(vae, rnn, head, scale, inputs), vae.map_size, maps, VAL_SEED)
     return {"frames": float(len(x)), "optimal_action_share": agreement, "success": result.success_rate}
+
+
+def greedy_success(size: int, avoid_walls: bool, episodes: int = 1000, seed: int = TEST_SEED) -> float:
+    """Success of the greedy policy a linear C could at best express, on the test maps.
+
+    It knows the goal's offset exactly and takes the move whose target cell is nearest the goal
+    (Euclidean). With ``avoid_walls`` it skips moves into obstacles or out of the map (a feature
+    of the agent's cell and the map together); without, it may walk into a wall and stay there.
+    """
+    ep = held_out_episodes(size, episodes, seed)
+    offsets = np.array(ACTIONS)
+    padded = pad_blocked(ep.obstacles)
+
+    def act(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        target = np.stack([r, c], 1)[:, None] + offsets[None]  # (B, 8, 2)
+        dist = np.linalg.norm(target - ep.goals[m][:, None], axis=-1)
+        if avoid_walls:
+            blocked = padded[m[:, None], target[..., 0] + 1, target[..., 1] + 1]
+            dist = np.where(blocked, np.inf, dist)
+        return dist.argmin(1)
+
+    return evaluate_act_fn(act, ep, accuracy=False).success_rate
