@@ -61,6 +61,10 @@ class WorldModelAgent:
         zeros = np.zeros((n, self.rnn.hidden), dtype=np.float32)
         return zeros, zeros.copy()
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """C: (B, F) inputs ([z, h] or z) -> (B, 8) action logits."""
+        return x @ self.weight.T + self.bias
+
     @torch.no_grad()
     def act(
         self, images: torch.Tensor, positions: torch.Tensor, state: State, deterministic: bool = True
@@ -68,8 +72,7 @@ class WorldModelAgent:
         """Actions for a batch of observations and the LSTM state after them."""
         z, _ = self.vae.encode(draw_frames(images, positions, self.vae.frame))
         h, c = (torch.from_numpy(s) for s in state)
-        x = torch.cat([z, h], dim=1) if self.inputs == "zh" else z
-        logits = x @ self.weight.T + self.bias
+        logits = self.logits(torch.cat([z, h], dim=1) if self.inputs == "zh" else z)
         if deterministic:
             actions = logits.argmax(dim=1)
         else:

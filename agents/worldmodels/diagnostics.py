@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from agents.evaluation import TEST_SEED, VAL_SEED, evaluate_act_fn, evaluate_agent_on_maps, held_out_episodes
-from agents.worldmodels.agent import State, WorldModelAgent
-from agents.worldmodels.frames import as_float, draw_frames, encode_all
+from agents.worldmodels.agent import WorldModelAgent
+from agents.worldmodels.frames import as_float, encode_all
 from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.pipeline import episode_frames, load_mdnrnn, load_vae, run_episodes
 from agents.worldmodels.vae import ConvVAE
@@ -90,16 +90,8 @@ class _FittedAgent(WorldModelAgent):
         super().__init__(vae, rnn, torch.zeros(N_ACTIONS, features), torch.zeros(N_ACTIONS), inputs)
         self.head, self.scale = head.eval(), scale
 
-    @torch.no_grad()
-    def act(
-        self, images: torch.Tensor, positions: torch.Tensor, state: State, deterministic: bool = True
-    ) -> tuple[np.ndarray, State]:
-        z, _ = self.vae.encode(draw_frames(images, positions, self.vae.frame))
-        h, c = (torch.from_numpy(s) for s in state)
-        x = torch.cat([z, h], dim=1) if self.inputs == "zh" else z
-        actions = self.head(x / self.scale).argmax(dim=1)
-        _, _, _, _, _, _, (h2, c2) = self.rnn(z[:, None], actions[:, None], (h[None], c[None]))
-        return actions.numpy(), (h2[0].numpy(), c2[0].numpy())
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x / self.scale)
 
 
 def controller_ceiling(
