@@ -10,6 +10,8 @@ feature problem, and the MLP's figure says whether the features or the linear re
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -82,6 +84,10 @@ def controller_features(logdir: str, episodes: int) -> tuple[torch.Tensor, torch
     return z[keep_t], h[keep_t], step_masks[keep]
 
 
+#: Fewest Adam steps of a ceiling fit (small data sets get more epochs).
+MIN_STEPS = 300
+
+
 class _FittedAgent(WorldModelAgent):
     """A World Models agent whose C is any module on the scaled inputs (the ceiling's fit)."""
 
@@ -106,6 +112,7 @@ def controller_ceiling(
     """Fit C to the expert's optimal actions (maximum likelihood of the optimal set, Adam on
     minibatches of 512 frames) and play it, deterministically, on ``maps`` validation maps.
 
+    :param epochs: passes over the frames (more when needed to take :data:`MIN_STEPS` steps).
     :param hidden: 0 for the paper's linear C; otherwise an MLP with two ReLU layers of ``hidden``
         units, to tell what V and M's features hold from what a linear read-out can take.
     :return: the share of training frames where C's action is optimal, and its success rate.
@@ -134,7 +141,8 @@ def controller_ceiling(
         )
     )
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
-    for _ in range(epochs):
+    batches = math.ceil(len(x) / 512)
+    for _ in range(max(epochs, math.ceil(MIN_STEPS / batches))):
         order = torch.randperm(len(x))
         for start in range(0, len(x), 512):
             b = order[start : start + 512]
