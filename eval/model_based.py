@@ -143,12 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.path.exists(args.out) and not args.overwrite:
         parser.error(f"{args.out} exists: pass --overwrite to replace it, or choose another --out")
     header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, not args.no_progress, wm_pixels)
+    shown = {"[z, h]": wm, "z only": wm_z, "pixel frames": wm_pixels}
     command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
     description = (
         f"Success on the same {args.episodes} held-out test maps per size (env seeds from 10^9, paper protocol: "
         "the goal within twice the optimal moves) and the env steps each agent used to learn. VIN rows: the "
         "shipped agents. PPO-CNN: mean over the seeds of `results/rl_table.md`. World Models: "
-        f"{json.dumps({'[z, h]': wm, 'z only': wm_z, 'pixel frames': wm_pixels})}, steps = collected random "
+        f"{json.dumps({k: {s: os.path.relpath(p) for s, p in v.items()} for k, v in shown.items()})}, steps = "
+        "collected random "
         "rollouts + the controller's CMA-ES episodes; observation: the env's map image unless the row says "
         "pixel frames. PlaNet will add its row."
     )
