@@ -23,11 +23,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from agents.zoo import PRETRAINED_DIR
 from eval.results import read_table, write_table
 
 #: Map sizes of the table.
 SIZES = (8, 16)
-PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "agents", "pretrained")
 
 
 def random_success(size: int, episodes: int, seed: int = 0) -> float:
@@ -74,7 +74,7 @@ def model_based_table(
     for kind, label in (("bc", "VIN, behaviour cloning (BFS expert)"), ("ppo", "VIN, PPO from reward")):
         cells[label] = {}
         for size in SIZES:
-            path = os.path.join(PRETRAINED, f"{kind}_vin_{size}x{size}.zip")
+            path = os.path.join(PRETRAINED_DIR, f"{kind}_vin_{size}x{size}.zip")
             model = load_model(path)
             success = evaluate_policy_on_maps(model.policy, size, episodes, progress=progress).success_rate
             steps = "0 (expert paths on 5,000 maps)" if kind == "bc" else f"{model.num_timesteps:,}"
@@ -105,7 +105,7 @@ def _runs(values: Sequence[str] | None, flag: str, shipped: str) -> dict[int, st
     """``SIZE=PATH`` items (PATH an agent file or a run folder) -> {size: agent file}; without
     any, the shipped agents ``agents/pretrained/<shipped>_<size>.pt`` that exist."""
     if values is None:
-        found = {s: os.path.join(PRETRAINED, f"{shipped}_{s}x{s}.pt") for s in SIZES}
+        found = {s: os.path.join(PRETRAINED_DIR, f"{shipped}_{s}x{s}.pt") for s in SIZES}
         return {s: p for s, p in found.items() if os.path.exists(p)}
     out: dict[int, str] = {}
     for item in values:

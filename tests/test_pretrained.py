@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from stable_baselines3 import PPO
 
+from agents import zoo
 from agents.evaluation import evaluate_policy_on_maps
 from agents.zoo import load_pretrained, pretrained_path
 
@@ -105,7 +106,7 @@ def test_shipped_vin_beats_the_shipped_baselines_on_the_same_maps(size):
         assert vin.success_rate >= base.success_rate + 0.05, (policy, vin, base)
 
 
-PRETRAINED_DIR = pathlib.Path(pretrained_path("VINGrid-8x8-v0", "bc")).parent
+PRETRAINED_DIR = pathlib.Path(zoo.PRETRAINED_DIR)
 #: Every shipped World Models agent (a new file is tested without a change here).
 WORLD_MODELS = sorted(p.name for p in PRETRAINED_DIR.glob("wm_*.pt"))
 
