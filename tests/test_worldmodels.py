@@ -371,3 +371,25 @@ def test_greedy_policies_bound_what_a_linear_controller_can_do():
     towards, round_walls = greedy_success(8, False, 200), greedy_success(8, True, 200)
     # uniform random actions: 8 % at 8x8; walking round walls needs the map, and pays
     assert 0.5 < towards < round_walls and round_walls > 0.9, (towards, round_walls)
+
+
+def test_a_run_started_from_another_trains_a_new_controller_on_its_v_and_m(tmp_path):
+    base = dict(episodes=20, shard_episodes=20, episode_steps=6, vae_epochs=1, z_dim=4, rnn_epochs=1, hidden=8)
+    base.update(popsize=4, rollouts=4, generations=1, threads=1)
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    with pytest.raises(FileNotFoundError, match="train its collect, vae and mdnrnn stages first"):
+        train_worldmodels(WorldModelsConfig(**base), str(dst), source=str(src))
+    first = train_worldmodels(WorldModelsConfig(**base), str(src))
+    ablation = WorldModelsConfig(**{**base, "controller_inputs": "z", "generations": 2})
+    with pytest.raises(ValueError, match="other settings of data, V or M \\(z_dim\\)"):
+        train_worldmodels(WorldModelsConfig(**{**base, "z_dim": 6}), str(dst), source=str(src))
+    agent = train_worldmodels(ablation, str(dst), source=str(src))
+    assert first is not None and agent is not None and agent.inputs == "z" and first.inputs == "zh"
+    for a, b in zip(first.vae.state_dict().values(), agent.vae.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    from agents.worldmodels.data import load_shards
+
+    copied, original = load_shards(str(dst / "data")), load_shards(str(src / "data"))
+    assert all(np.array_equal(copied[k], original[k]) for k in original)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train_worldmodels(ablation, str(dst), source=str(src))

@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     wm.add_argument("--logdir", required=True, help="run folder: continued if it exists")
     wm.add_argument("--stage", default="all", choices=["collect", "vae", "mdnrnn", "controller", "all"])
     wm.add_argument("--noreload", action="store_true", help="start the logdir afresh (deletes its run files)")
+    wm.add_argument(
+        "--from",
+        dest="source",
+        metavar="LOGDIR",
+        help="start a new logdir with this run's data, V and M, to train another C (e.g. controller_inputs=z)",
+    )
     wm.add_argument("--no-progress", action="store_true", help="no progress bars")
     wm.add_argument("overrides", nargs="*", help="key=value settings (fields of WorldModelsConfig)")
     return parser
@@ -144,8 +150,10 @@ def _worldmodels(args: argparse.Namespace, cfg: Any) -> int:
     from agents.worldmodels.pipeline import train_worldmodels
 
     try:
-        agent = train_worldmodels(cfg, args.logdir, args.stage, args.noreload, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:
+        agent = train_worldmodels(
+            cfg, args.logdir, args.stage, args.noreload, progress=not args.no_progress, source=args.source
+        )
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

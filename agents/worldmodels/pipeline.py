@@ -34,6 +34,9 @@ from gridworld_env.atomic import atomic_path
 #: Settings that a continued run may change: how long C trains, and the threads.
 MAY_DIFFER = ("threads", "generations", "target_return")
 
+#: Settings of C alone: a run started ``from`` another one may set them afresh.
+CONTROLLER_ONLY = ("popsize", "rollouts", "generations", "sigma0", "target_return", "controller_inputs", "threads")
+
 #: Files of a run (``noreload`` removes them).
 RUN_FILES = ("config.json", "data", "vae.pt", "mdnrnn.pt", "controller.pkl", "agent.pt")
 
@@ -65,6 +68,37 @@ def prepare_logdir(cfg: WorldModelsConfig, logdir: str, noreload: bool = False) 
             )
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(settings, f, indent=1)
+
+
+def start_from(cfg: WorldModelsConfig, logdir: str, source: str) -> None:
+    """Start ``logdir`` with the data, V and M of the run in ``source`` (copied), to train another
+    C on them (the paper's z-only ablation, another population ...).
+
+    :raises FileExistsError: ``logdir`` already holds run files.
+    :raises FileNotFoundError: ``source`` lacks its settings, data, V or M (train it first).
+    :raises ValueError: ``cfg`` differs from ``source``'s settings in more than :data:`CONTROLLER_ONLY`.
+    """
+    taken = [n for n in RUN_FILES if os.path.exists(os.path.join(logdir, n))]
+    if taken:
+        raise FileExistsError(f"{logdir} already holds a run ({', '.join(taken)}): --from starts a new logdir")
+    for name in ("config.json", "data", "vae.pt", "mdnrnn.pt"):
+        if not os.path.exists(os.path.join(source, name)):
+            raise FileNotFoundError(f"{source} has no {name}: train its collect, vae and mdnrnn stages first")
+    with open(os.path.join(source, "config.json")) as f:
+        stored = json.load(f)
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+    stored = {**defaults, **stored}
+    settings = dataclasses.asdict(cfg)
+    changed = sorted(k for k in settings if k not in CONTROLLER_ONLY and stored.get(k) != settings[k])
+    if changed:
+        raise ValueError(
+            f"{source} was trained with other settings of data, V or M ({', '.join(changed)}): "
+            "--from may change only C's settings"
+        )
+    os.makedirs(logdir, exist_ok=True)
+    shutil.copytree(os.path.join(source, "data"), os.path.join(logdir, "data"))
+    for name in ("vae.pt", "mdnrnn.pt"):
+        shutil.copy2(os.path.join(source, name), os.path.join(logdir, name))
 
 
 def run_episodes(logdir: str) -> dict[str, np.ndarray]:
@@ -170,11 +204,23 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
 
 
 def train_worldmodels(
-    cfg: WorldModelsConfig, logdir: str, stage: str = "all", noreload: bool = False, progress: bool = False
+    cfg: WorldModelsConfig,
+    logdir: str,
+    stage: str = "all",
+    noreload: bool = False,
+    progress: bool = False,
+    source: str | None = None,
 ) -> WorldModelAgent | None:
-    """Run ``stage`` (or all four in order) in ``logdir``; return the agent once C has trained."""
+    """Run ``stage`` (or all four in order) in ``logdir``; return the agent once C has trained.
+
+    :param source: start ``logdir`` from this run's data, V and M (:func:`start_from`).
+    """
     if stage != "all" and stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES} or 'all', got {stage!r}")
+    if source is not None:
+        if noreload:
+            raise ValueError("--from starts a new logdir: it does not go with --noreload")
+        start_from(cfg, logdir, source)
     prepare_logdir(cfg, logdir, noreload)
     for name in STAGES if stage == "all" else (stage,):
         run_stage(cfg, logdir, name, progress)
