@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from agents.worldmodels.data import CollectConfig, collect, collect_shard, frames, load_shards
+from agents.worldmodels.data import CollectConfig, collect, collect_shard, load_shards
+from agents.worldmodels.frames import episode_frames
 from gridworld_env.core import ACTIONS
 
 
@@ -37,8 +38,8 @@ def test_shards_replay_the_env_exactly():
 
 def test_frames_hold_obstacles_goal_and_agent():
     s = collect_shard(_cfg(), 1)
-    f = frames(s["obstacles"], s["goals"], s["positions"])
-    assert f.shape == (20, 13, 3, 8, 8) and f.dtype == np.uint8
+    f = episode_frames(s["obstacles"], s["goals"], s["positions"], "map").numpy()
+    assert f.shape == (20, 13, 3, 8, 8) and set(np.unique(f)) <= {0.0, 1.0}
     assert (f[:, :, 0] == s["obstacles"][:, None]).all()
     assert (f[:, :, 1].sum(axis=(2, 3)) == 1).all() and (f[:, :, 2].sum(axis=(2, 3)) == 1).all()
     i, k = 3, 5
@@ -107,7 +108,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _frames_tensor(episodes=40):
     s = collect_shard(_cfg(episodes=episodes, shard_episodes=episodes), 0)
-    return torch.from_numpy(frames(s["obstacles"], s["goals"], s["positions"])).float().flatten(0, 1)
+    return episode_frames(s["obstacles"], s["goals"], s["positions"], "map").flatten(0, 1)
 
 
 @pytest.mark.parametrize("side", [8, 16, 28, 64])

@@ -21,7 +21,7 @@ from agents.worldmodels.agent import WorldModelAgent
 from agents.worldmodels.frames import draw_frames
 from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.vae import ConvVAE
-from gridworld_env.core import N_ACTIONS, move_batch, pad_blocked
+from gridworld_env.core import N_ACTIONS, move_batch, observation_images, pad_blocked
 
 #: Env seeds of the controller's training maps start here (below the validation seeds, 10^9 - 10^6).
 TRAIN_MAP_SEED = 10**8
@@ -58,8 +58,7 @@ def fitness(
     cand = np.repeat(np.arange(p), rollouts)
     n = maps.size
     padded = pad_blocked(ep.obstacles)
-    images = torch.from_numpy(np.stack([ep.obstacles, np.zeros_like(ep.obstacles)], axis=1).astype(np.float32))
-    images[np.arange(rollouts), 1, ep.goals[:, 0], ep.goals[:, 1]] = 1.0
+    images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
     rows, cols = ep.starts[maps, 0].copy(), ep.starts[maps, 1].copy()
     start_dist = ep.distances[maps, rows, cols].astype(np.float64)
     limit = 2 * start_dist

@@ -6,7 +6,7 @@ a uniform action, so a rollout travels in straight runs instead of dithering aro
 
 A shard holds ``shard_episodes`` episodes of at most ``episode_steps`` moves. The map of an episode
 does not change, so a shard stores it once (obstacles, goal) with the agent's cell at every step,
-and :func:`frames` rebuilds the env's map image (obstacles, goal and agent channels, as
+and :func:`agents.worldmodels.frames.episode_frames` rebuilds the env's map image (obstacles, goal and agent channels, as
 :class:`gridworld_env.wrappers.ImageObservation` gives it) exactly. Shard ``i`` depends only on
 the settings and ``i`` (env ``j`` of shard ``i`` is seeded ``seed * 10^6 + i * shard_episodes + j``),
 so an interrupted collection resumes by writing the missing shards, and the data are the same as
@@ -193,21 +193,3 @@ def load_shards(data_dir: str) -> dict[str, np.ndarray]:
         except Exception as exc:  # zipfile.BadZipFile, EOFError, ValueError, KeyError ...
             raise ValueError(f"cannot read the data shard {path} ({exc}): delete it and collect again") from exc
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def frames(obstacles: np.ndarray, goals: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The map images of ``positions`` (..., 2) on maps (obstacles, goals) of matching leading shape.
-
-    :param obstacles: (E, H, W) bool.
-    :param goals: (E, 2).
-    :param positions: (E, T, 2) agent cells.
-    :return: (E, T, 3, H, W) uint8: obstacles, goal and agent channels.
-    """
-    e, t = positions.shape[:2]
-    h, w = obstacles.shape[1:]
-    out = np.zeros((e, t, 3, h, w), dtype=np.uint8)
-    out[:, :, 0] = obstacles[:, None]
-    out[np.arange(e), :, 1, goals[:, 0], goals[:, 1]] = 1
-    ee, tt = np.meshgrid(np.arange(e), np.arange(t), indexing="ij")
-    out[ee, tt, 2, positions[..., 0], positions[..., 1]] = 1
-    return out

@@ -61,14 +61,17 @@ def vae_diagnostics(logdir: str, episodes: int = 300) -> dict[str, float]:
     return report
 
 
-def controller_features(logdir: str, episodes: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+def controller_features(
+    logdir: str, episodes: int, vae: ConvVAE | None = None, rnn: MDNRNN | None = None
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """C's inputs on the first ``episodes`` collected episodes, with the expert's answers.
 
     :return: z (N, z_dim) and h (N, hidden) of every frame before the episode's end (h as C sees
         it: M's state before the frame, after the collected actions), and (N, 8) masks of the
         optimal actions there; frames at the goal are left out.
     """
-    vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
+    vae = load_vae(logdir) if vae is None else vae
+    rnn = load_mdnrnn(logdir) if rnn is None else rnn
     data = {k: v[:episodes] for k, v in run_episodes(logdir).items()}
     f = episode_frames(data, vae.frame)
     e, t1 = f.shape[:2]
@@ -123,7 +126,8 @@ def controller_ceiling(
         raise ValueError(
             f"episodes, maps, epochs must be >= 1 and hidden >= 0, got {episodes}, {maps}, {epochs}, {hidden}"
         )
-    z, h, masks = controller_features(logdir, episodes)
+    vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
+    z, h, masks = controller_features(logdir, episodes, vae, rnn)
     x = torch.cat([z, h], 1) if inputs == "zh" else z
     scale = x.std(0).clamp_min(1e-6)
     target = torch.from_numpy(masks)
@@ -154,7 +158,6 @@ def controller_ceiling(
     with torch.no_grad():
         chosen = head(x / scale).argmax(1)
         agreement = float(target[torch.arange(len(chosen)), chosen].float().mean())
-    vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
     result = evaluate_agent_on_maps(_FittedAgent(vae, rnn, head, scale, inputs), vae.map_size, maps, VAL_SEED)
     return {"frames": float(len(x)), "optimal_action_share": agreement, "success": result.success_rate}
 

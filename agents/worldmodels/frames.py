@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gridworld_env.core import observation_images
 from gridworld_env.rendering import AGENT, FREE, GOAL, GRID, WALL, _disc
 
 #: The kinds of frame V can see.
@@ -83,9 +84,7 @@ def episode_frames(
     -> (E, T, 3, S, S); float for ``map``, uint8 (0-255) for ``pixels`` (to keep memory small:
     :func:`as_float` scales them)."""
     e, t = positions.shape[:2]
-    images = np.zeros((e, 2) + obstacles.shape[1:], dtype=np.float32)
-    images[:, 0] = obstacles
-    images[np.arange(e), 1, goals[:, 0], goals[:, 1]] = 1.0
+    images = observation_images(obstacles, goals, np.float32)
     idx = np.repeat(np.arange(e), t)
     cells = torch.from_numpy(positions.reshape(-1, 2))
     channels, side = frame_shape(kind, obstacles.shape[1])
