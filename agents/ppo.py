@@ -22,6 +22,7 @@ import os
 import random
 import time
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -390,7 +391,12 @@ class _Checkpoint(BaseCallback):
         return True
 
 
-def _eval_callback(cfg: PPOConfig, out_dir: str, history: list[dict[str, float]]) -> EvalCallback:
+def _eval_callback(
+    cfg: PPOConfig,
+    out_dir: str,
+    history: list[dict[str, float]],
+    on_eval: Callable[[dict[str, float]], None] | None = None,
+) -> EvalCallback:
     size = env_size(cfg.env_id)
     n_eval_envs = min(cfg.eval_episodes, 50)
     eval_env = VecMonitor(VINGridVecEnv(n_eval_envs, size=size, max_steps=cfg.max_steps))
@@ -416,6 +422,8 @@ def _eval_callback(cfg: PPOConfig, out_dir: str, history: list[dict[str, float]]
                         "paper_success_rate": paper.success_rate,
                     }
                 )
+                if on_eval is not None:
+                    on_eval(dict(history[-1]))
             return keep_going
 
     return SuccessEval(
@@ -469,6 +477,7 @@ def train_ppo(
     progress: bool = False,
     log_dir: str | None = None,
     overwrite: bool = False,
+    on_eval: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[OnPolicyAlgorithm, list[dict[str, float]]]:
     """Train with PPO / MaskablePPO; write ``out_dir/checkpoint.pt`` and ``out_dir/model.zip``.
 
@@ -479,6 +488,8 @@ def train_ppo(
     :param progress: show SB3's progress bar.
     :param log_dir: TensorBoard folder (none if ``None``).
     :param overwrite: replace a run already in ``out_dir`` (without it, such a folder is refused).
+    :param on_eval: called with the figures of each evaluation (an entry of the history), e.g. to
+        report them to a sweep runner.
     :return: the model and the evaluation history (timesteps, success rates, mean reward).
     """
     ckpt = prepare_run_dir(out_dir, resume, overwrite)
@@ -515,7 +526,7 @@ def train_ppo(
         model.set_logger(configure(log_dir, ["tensorboard"]))
     extra["_clock"] = (time.perf_counter(), float(extra.get("train_seconds", 0.0)))
     history: list[dict[str, float]] = extra["history"]
-    evaluation = _eval_callback(cfg, out_dir, history)
+    evaluation = _eval_callback(cfg, out_dir, history, on_eval)
     evaluation.n_calls = model.num_timesteps // cfg.n_envs
     evaluation.best_mean_reward = extra.get("best_mean_reward", -np.inf)
     checkpoint = _Checkpoint(cfg, ckpt, extra, evaluation)

@@ -108,3 +108,31 @@ def save_result(path: str, done: dict[str, Any]) -> None:
     """Write a run's ``result.json`` atomically (a crash leaves the old file or none, never half)."""
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(done, f, indent=1)
+
+
+def train_on_ray(
+    task: str,
+    jobs: list[dict[str, Any]],
+    result_paths: list[str],
+    name: str,
+    runs_dir: str,
+    threads: int,
+    device: str,
+    runner: Any,
+    log: Any = print,
+) -> None:
+    """Train a table's runs as Ray Tune trials (:func:`agents.sweep.runner.run_tasks`), one per job.
+
+    Each result is also written at its path in ``result_paths`` on this machine when the trial did
+    not (a cluster without a shared folder trains elsewhere), so the table is assembled from the
+    same run folders as after a serial call.
+    """
+    from agents.sweep.runner import run_tasks
+
+    if jobs:
+        log(f"{len(jobs)} runs to train on Ray ({threads} CPUs each)")
+    gpus = 1 if device == "cuda" else 0
+    results = run_tasks(task, jobs, name, os.path.join(runs_dir, "_tune"), threads, gpus, runner)
+    for path, done in zip(result_paths, results):
+        if not os.path.exists(path):
+            save_result(path, done)

@@ -1,6 +1,7 @@
 """The RL version of the VIN paper's comparison: PPO from reward alone, VIN against the CNN.
 
     python -m eval.rl_table [--sizes 8 16 28] [--policies vin cnn] [--seeds 0 1 2] [--seeds-28 0] [--quick]
+                            [--address HEAD:6379] [--max-concurrent N] [--serial]
 
 Every run is ``python -m train ppo --env VINGrid-<size>-v0 --policy <policy>`` with the settings of
 ``hyperparams/ppo.yml`` (the same settings and env-step budget for both policies at a size; the
@@ -15,11 +16,15 @@ spread (sample standard deviation) over seeds, and ``results/rl_curves.png`` the
 success rate (200 validation maps, paper protocol) against env steps. ``--quick``: 8x8, 30,000
 env steps, one seed, 200 test maps, written under ``runs/`` (a CI-scale check of the pipeline,
 not of learning). ``--only-cached`` builds both from the finished runs alone and names the others.
+The runs train as Ray Tune trials (:func:`agents.sweep.runner.run_tasks`): on this machine's cores
+by default, on a Ray cluster with ``--address`` (``--threads`` CPUs per run), or one after another
+in this process with ``--serial``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -27,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eval.results import cached_result, check_not_dropping, mean_spread, save_result
+from agents.sweep.runner import RunnerOptions, add_runner_arguments, runner_options
+from eval.results import cached_result, check_not_dropping, mean_spread, save_result, train_on_ray
 from gridworld_env.atomic import atomic_path
 
 NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
@@ -104,6 +110,48 @@ def _finished(checkpoint: str, total_timesteps: int) -> bool:
     return int(load_ppo_checkpoint(checkpoint)["num_timesteps"]) >= total_timesteps
 
 
+def run_dir(cfg: RLTableConfig, size: int, policy: str, seed: int) -> str:
+    """The run folder of one (size, policy, seed)."""
+    return os.path.join(cfg.runs_dir, str(size), policy, f"seed{seed}")
+
+
+def _settings(cfg: RLTableConfig, size: int, policy: str, seed: int) -> dict[str, Any]:
+    return {**asdict(ppo_config(cfg, size, policy, seed)), "device": "any", "threads": "any", "episodes": cfg.episodes}
+
+
+def _matches(cfg: RLTableConfig, size: int, policy: str, seed: int) -> Any:
+    from agents.ppo import effective_settings, with_defaults
+
+    wanted = effective_settings(_settings(cfg, size, policy, seed))
+    return lambda stored: effective_settings(with_defaults(stored)) == wanted
+
+
+def is_cached(cfg: RLTableConfig, size: int, policy: str, seed: int) -> bool:
+    """Whether the run left a ``result.json`` with its settings (nothing to train)."""
+    path = os.path.join(run_dir(cfg, size, policy, seed), "result.json")
+    return cached_result(path, _matches(cfg, size, policy, seed), lambda _m: None) is not None
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run as a sweep trial (:func:`agents.sweep.runner.run_tasks`): ``job`` holds the config and the run."""
+    values = dict(job["cfg"])
+    values["seeds"] = {int(k): v for k, v in values["seeds"].items()}
+    done = run_one(RLTableConfig(**values), job["size"], job["policy"], job["seed"])
+    assert done is not None, "run_one trains when only_cached is off"
+    return done
+
+
+def run_on_ray(cfg: RLTableConfig, runner: Any, log: Any = print) -> None:
+    """Train every run without a result as a Ray Tune trial (:func:`eval.results.train_on_ray`)."""
+    absolute = None if cfg.config_path is None else os.path.abspath(cfg.config_path)
+    cfg = dataclasses.replace(cfg, runs_dir=os.path.abspath(cfg.runs_dir), config_path=absolute)
+    runs = [(s, p, seed) for s in cfg.sizes for seed in cfg.seeds_for(s) for p in cfg.policies]
+    todo = [run for run in runs if not is_cached(cfg, *run)]
+    jobs = [{"cfg": asdict(cfg), "size": s, "policy": p, "seed": seed} for s, p, seed in todo]
+    paths = [os.path.join(run_dir(cfg, *run), "result.json") for run in todo]
+    train_on_ray("eval.rl_table:run_job", jobs, paths, "rl_table", cfg.runs_dir, cfg.threads, cfg.device, runner, log)
+
+
 def run_one(
     cfg: RLTableConfig,
     size: int,
@@ -120,23 +168,20 @@ def run_one(
         that finished training is still evaluated).
     """
     from agents.evaluation import evaluate_policy_on_maps
-    from agents.ppo import effective_settings, train_ppo, with_defaults
+    from agents.ppo import load_ppo_checkpoint, train_ppo
 
     ppo = ppo_config(cfg, size, policy, seed)
-    run_dir = os.path.join(cfg.runs_dir, str(size), policy, f"seed{seed}")
-    result_path = os.path.join(run_dir, "result.json")
-    settings = {**asdict(ppo), "device": "any", "threads": "any", "episodes": cfg.episodes}
-    wanted = effective_settings(settings)
-    cached = cached_result(result_path, lambda stored: effective_settings(with_defaults(stored)) == wanted, log)
+    folder = run_dir(cfg, size, policy, seed)
+    result_path = os.path.join(folder, "result.json")
+    settings = _settings(cfg, size, policy, seed)
+    cached = cached_result(result_path, _matches(cfg, size, policy, seed), log)
     if cached is not None:
         return cached
-    resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
-    if only_cached and not (resume and _finished(os.path.join(run_dir, "checkpoint.pt"), ppo.total_timesteps)):
+    resume = os.path.exists(os.path.join(folder, "checkpoint.pt"))
+    if only_cached and not (resume and _finished(os.path.join(folder, "checkpoint.pt"), ppo.total_timesteps)):
         return None
-    model, history = train_ppo(ppo, run_dir, resume=resume, progress=progress)
-    from agents.ppo import load_ppo_checkpoint
-
-    seconds = load_ppo_checkpoint(os.path.join(run_dir, "checkpoint.pt"))["extra"].get("train_seconds")
+    model, history = train_ppo(ppo, folder, resume=resume, progress=progress)
+    seconds = load_ppo_checkpoint(os.path.join(folder, "checkpoint.pt"))["extra"].get("train_seconds")
     minutes = None if seconds is None else seconds / 60  # every session of the run, not this call alone
     test = evaluate_policy_on_maps(model.policy, size, cfg.episodes, progress=progress)
     done = {
@@ -285,15 +330,20 @@ def rl_table(
     progress: bool = False,
     only_cached: bool = False,
     overwrite: bool = False,
+    runner: Any = None,
 ) -> str:
     """Train and evaluate every (size, policy, seed) of ``cfg``; write the table and the curves.
 
     :param only_cached: build them from the finished runs alone and name the others.
     :param overwrite: replace a table at ``out`` even if it holds rows this one lacks.
+    :param runner: :class:`agents.sweep.runner.RunnerOptions`: train the runs as Ray Tune trials
+        (local cores or a cluster); ``None``: one after another in this process.
     :raises ValueError: ``out`` holds rows this table would drop (checked before any training).
     """
     planned = [(f"{s}x{s}", NAMES[p]) for s in cfg.sizes for p in cfg.policies]
     check_not_dropping(out, planned, overwrite, FULLER)
+    if runner is not None and not only_cached:
+        run_on_ray(cfg, runner, log)
     results: dict[tuple[int, str], list[dict[str, Any]]] = {}
     missing = []
     for size in cfg.sizes:
@@ -315,7 +365,9 @@ def rl_table(
     return text
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str, bool, bool, bool]:
+def parse_args(
+    argv: Sequence[str] | None,
+) -> tuple[RLTableConfig, str, str, str, bool, bool, bool, RunnerOptions | None]:
     parser = argparse.ArgumentParser(
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -337,6 +389,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--overwrite", action="store_true", help="replace an --out table even if it has more rows")
     parser.add_argument("overrides", nargs="*", help="key=value PPO settings for every run")
+    add_runner_arguments(parser)
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ([8] if quick else [8, 16, 28])
@@ -358,19 +411,21 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, str, str, str
         for size in cfg.sizes:  # every setting checked before any training
             for policy in cfg.policies:
                 ppo_config(cfg, size, policy, 0)
+        runner = runner_options(args, not args.no_progress)
     except (ValueError, TypeError, OSError) as exc:
         parser.error(str(exc))
     out = args.out or ("runs/rl_table_quick.md" if quick else "results/rl_table.md")
     curves = args.curves or ("runs/rl_curves_quick.png" if quick else "results/rl_curves.png")
     command = "python -m eval.rl_table " + " ".join(argv if argv is not None else sys.argv[1:])
-    return cfg, out, curves, command.strip(), not args.no_progress, args.only_cached, args.overwrite
+    return cfg, out, curves, command.strip(), not args.no_progress, args.only_cached, args.overwrite, runner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, curves, command, progress, only_cached, overwrite = parse_args(argv)
+    cfg, out, curves, command, progress, only_cached, overwrite, runner = parse_args(argv)
+    log = lambda m: print(m, flush=True)  # noqa: E731
     try:
-        text = rl_table(cfg, out, curves, command, lambda m: print(m, flush=True), progress, only_cached, overwrite)
-    except ValueError as exc:
+        text = rl_table(cfg, out, curves, command, log, progress, only_cached, overwrite, runner)
+    except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(text)

@@ -1,6 +1,7 @@
 """Table 1 of the VIN paper: VIN against the reactive CNN and FCN, trained by BC, on held-out maps.
 
     python -m eval.table1 [--sizes 8 16 28] [--models vin cnn fcn] [--seeds 0 1 2] [--epochs 5 3 1] [--quick]
+                          [--address HEAD:6379] [--max-concurrent N] [--serial]
 
 Every model is cloned from the BFS expert on the paper's data budget (5,000 maps, 7 expert
 trajectories each), with the same optimiser, batch size, loss and number of epochs at a size
@@ -14,15 +15,18 @@ trajectories each), with the same optimiser, batch size, loss and number of epoc
 
 Each (size, model, seed) trains in ``runs/table1/<size>/<model>/seed<S>/`` and leaves a
 ``result.json`` there; a later call reuses it (and resumes a training cut short), so the table
-can be built in pieces. ``results/table1.md`` gets the mean and the spread (sample standard
+can be built in pieces. The runs train as Ray Tune trials (:func:`agents.sweep.runner.run_tasks`):
+on this machine's cores by default, on a Ray cluster with ``--address`` (``--threads`` CPUs per
+run), or one after another in this process with ``--serial``. ``results/table1.md`` gets the mean and the spread (sample standard
 deviation) over seeds, the paper's figures beside ours, per-epoch validation success (to show
 whether training had levelled off) and the command. ``--quick``: 8x8, 1,000 maps, 3 epochs,
-200 test maps, one seed, written to ``runs/table1_quick.md``, for CI-scale checks (14 s here).
+200 test maps, one seed, written to ``runs/table1_quick.md``, for CI-scale checks (35 s here on Ray, 18 s with ``--serial``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -31,7 +35,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from eval.results import cached_result, check_not_dropping, mean_spread, save_result
+from agents.sweep.runner import RunnerOptions, add_runner_arguments, runner_options
+from eval.results import cached_result, check_not_dropping, mean_spread, save_result, train_on_ray
 from gridworld_env.atomic import atomic_path
 
 #: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
@@ -124,6 +129,38 @@ def bc_config(cfg: Table1Config, size: int, model: str, seed: int) -> Any:
     )
 
 
+def run_dir(cfg: Table1Config, size: int, model: str, seed: int) -> str:
+    """The run folder of one (size, model, seed)."""
+    return os.path.join(cfg.runs_dir, str(size), model, f"seed{seed}")
+
+
+def _settings(cfg: Table1Config, size: int, model: str, seed: int) -> dict[str, Any]:
+    return {**asdict(bc_config(cfg, size, model, seed)), "device": "any", "threads": "any", "episodes": cfg.episodes}
+
+
+def is_cached(cfg: Table1Config, size: int, model: str, seed: int) -> bool:
+    """Whether the run left a ``result.json`` with its settings (nothing to train)."""
+    wanted = _settings(cfg, size, model, seed)
+    path = os.path.join(run_dir(cfg, size, model, seed), "result.json")
+    return cached_result(path, lambda stored: stored == wanted, lambda _m: None) is not None
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One run as a sweep trial (:func:`agents.sweep.runner.run_tasks`): ``job`` holds the config and the run."""
+    values = dict(job["cfg"])
+    values["epochs"] = {int(k): v for k, v in values["epochs"].items()}
+    return run_one(Table1Config(**values), job["size"], job["model"], job["seed"])
+
+
+def run_on_ray(cfg: Table1Config, runner: Any, log: Any = print) -> None:
+    """Train every run without a result as a Ray Tune trial (:func:`eval.results.train_on_ray`)."""
+    cfg = dataclasses.replace(cfg, runs_dir=os.path.abspath(cfg.runs_dir))
+    todo = [(s, m, seed) for s in cfg.sizes for seed in cfg.seeds for m in cfg.models if not is_cached(cfg, s, m, seed)]
+    jobs = [{"cfg": asdict(cfg), "size": s, "model": m, "seed": seed} for s, m, seed in todo]
+    paths = [os.path.join(run_dir(cfg, *run), "result.json") for run in todo]
+    train_on_ray("eval.table1:run_job", jobs, paths, "table1", cfg.runs_dir, cfg.threads, cfg.device, runner, log)
+
+
 def run_one(
     cfg: Table1Config, size: int, model: str, seed: int, log: Any = print, progress: bool = False
 ) -> dict[str, Any]:
@@ -135,15 +172,15 @@ def run_one(
     from agents.evaluation import evaluate_policy_on_maps
 
     bc = bc_config(cfg, size, model, seed)
-    run_dir = os.path.join(cfg.runs_dir, str(size), model, f"seed{seed}")
-    result_path = os.path.join(run_dir, "result.json")
-    settings = {**asdict(bc), "device": "any", "threads": "any", "episodes": cfg.episodes}
+    folder = run_dir(cfg, size, model, seed)
+    result_path = os.path.join(folder, "result.json")
+    settings = _settings(cfg, size, model, seed)
     cached = cached_result(result_path, lambda stored: stored == settings, log)
     if cached is not None:
         return cached
-    resume = os.path.exists(os.path.join(run_dir, "checkpoint.pt"))
+    resume = os.path.exists(os.path.join(folder, "checkpoint.pt"))
     t0 = time.perf_counter()
-    model_obj, history = train_bc(bc, run_dir, resume=resume, progress=progress)
+    model_obj, history = train_bc(bc, folder, resume=resume, progress=progress)
     minutes = (time.perf_counter() - t0) / 60
     test = evaluate_policy_on_maps(model_obj.policy, size, cfg.episodes, progress=progress)
     done = {
@@ -247,15 +284,25 @@ def render(summary: dict[tuple[int, str], dict[str, Any]], cfg: Table1Config, co
 
 
 def table1(
-    cfg: Table1Config, out: str, command: str, log: Any = print, progress: bool = False, overwrite: bool = False
+    cfg: Table1Config,
+    out: str,
+    command: str,
+    log: Any = print,
+    progress: bool = False,
+    overwrite: bool = False,
+    runner: Any = None,
 ) -> str:
     """Train and evaluate every (size, model, seed) of ``cfg``, then write the table to ``out``.
 
     :param overwrite: replace a table at ``out`` even if it holds rows this one lacks.
+    :param runner: :class:`agents.sweep.runner.RunnerOptions`: train the runs as Ray Tune trials
+        (local cores or a cluster); ``None``: one after another in this process.
     :raises ValueError: ``out`` holds rows this table would drop (checked before any training).
     """
     planned = [(f"{s}x{s}", NAMES[m]) for s in cfg.sizes for m in cfg.models]
     check_not_dropping(out, planned, overwrite, "python -m eval.table1 (finished runs are reused)")
+    if runner is not None:
+        run_on_ray(cfg, runner, log)
     results: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for size in cfg.sizes:
         for seed in cfg.seeds:
@@ -267,7 +314,7 @@ def table1(
     return text
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool, bool]:
+def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool, bool, RunnerOptions | None]:
     parser = argparse.ArgumentParser(
         prog="python -m eval.table1", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -286,9 +333,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
     parser.add_argument("--runs", help="run folder (default: runs/table1, --quick: runs/table1_quick)")
     parser.add_argument("--out", help="markdown output (default: results/table1.md, --quick: runs/table1_quick.md)")
-    parser.add_argument("--quick", action="store_true", help="a CI-scale run (14 s here)")
+    parser.add_argument("--quick", action="store_true", help="a CI-scale run (35 s here; 18 s with --serial)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--overwrite", action="store_true", help="replace an --out table even if it has more rows")
+    add_runner_arguments(parser)
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ([8] if quick else [8, 16, 28])
@@ -316,14 +364,20 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Table1Config, str, str, bool
         parser.error(str(exc))
     out = args.out or ("runs/table1_quick.md" if quick else "results/table1.md")
     command = "python -m eval.table1 " + " ".join(argv if argv is not None else sys.argv[1:])
-    return cfg, out, command.strip(), not args.no_progress, args.overwrite
+    try:
+        runner = runner_options(args, not args.no_progress)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return cfg, out, command.strip(), not args.no_progress, args.overwrite, runner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, command, progress, overwrite = parse_args(argv)
+    cfg, out, command, progress, overwrite, runner = parse_args(argv)
     try:
-        text = table1(cfg, out, command, log=lambda m: print(m, flush=True), progress=progress, overwrite=overwrite)
-    except ValueError as exc:
+        text = table1(
+            cfg, out, command, log=lambda m: print(m, flush=True), progress=progress, overwrite=overwrite, runner=runner
+        )
+    except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(text)

@@ -234,6 +234,7 @@ def test_table1_trains_evaluates_and_reuses_its_runs(tmp_path):
         str(tmp_path / "runs"),
         "--out",
         str(tmp_path / "t.md"),
+        "--serial",  # in this process (the Ray path: tests/test_sweep.py)
     ]
     first = run(*args)
     out = first.stdout

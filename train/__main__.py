@@ -6,6 +6,11 @@
                         [--config hyperparams/ppo.yml] [key=value ...] [--out runs/NAME] [--resume | --overwrite]
     python -m train worldmodels --env VINGrid-8x8-v0 --logdir DIR [--stage collect|vae|mdnrnn|controller|all]
                                 [--noreload] [--config hyperparams/worldmodels.yml] [key=value ...]
+    python -m train sweep SPEC.yml [--address HEAD:6379] [--resume | --overwrite] [--max-concurrent N]
+
+A sweep (:mod:`agents.sweep.spec`, examples in ``hyperparams/sweeps/``) runs its trials on Ray
+Tune: inside the command on this machine's cores, or on the cluster at ``--address`` (or
+``RAY_ADDRESS``). ``--resume`` continues an interrupted sweep without redoing finished trials.
 
 Settings are the fields of :class:`agents.bc.BCConfig` / :class:`agents.ppo.PPOConfig`: the
 YAML section of the env id, then the flags, then ``key=value`` overrides (YAML syntax for
@@ -88,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wm.add_argument("--no-progress", action="store_true", help="no progress bars")
     wm.add_argument("overrides", nargs="*", help="key=value settings (fields of WorldModelsConfig)")
+    sweep = sub.add_parser("sweep", help="a sweep of BC / PPO trials on Ray Tune (local cores or a cluster)")
+    sweep.add_argument("spec", help="sweep spec (YAML; see hyperparams/sweeps/)")
+    sweep.add_argument("--address", default=None, help="Ray cluster address HEAD:6379 (default: RAY_ADDRESS or local)")
+    sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep (finished trials kept)")
+    sweep.add_argument("--overwrite", action="store_true", help="replace the experiment folder of a previous sweep")
+    sweep.add_argument("--max-concurrent", type=int, default=None, help="at most N trials at once")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -99,9 +111,20 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, A
     stray = [item for item in extra if item.startswith("-") or "=" not in item]
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
-    args.overrides = [*args.overrides, *extra]
+    args.overrides = [*getattr(args, "overrides", []), *extra]
     if getattr(args, "resume", False) and getattr(args, "overwrite", False):
         parser.error("--resume continues the run in the folder and --overwrite replaces it: give one")
+    if args.command == "sweep":
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if args.max_concurrent is not None and args.max_concurrent < 1:
+            parser.error(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
+        from agents.sweep.spec import load_spec
+
+        try:
+            return args, load_spec(args.spec)
+        except (ValueError, FileNotFoundError) as exc:
+            parser.error(str(exc))
     try:
         if args.command == "worldmodels":
             from agents.worldmodels.config import WorldModelsConfig
@@ -122,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, cfg = parse_args(argv)
     if args.command == "worldmodels":
         return _worldmodels(args, cfg)
+    if args.command == "sweep":
+        return _sweep(args, cfg)
     out = args.out
     if args.command == "bc":
         from agents.bc import train_bc as trainer
@@ -170,6 +195,37 @@ def _worldmodels(args: argparse.Namespace, cfg: Any) -> int:
         )
     )
     return 0
+
+
+def _sweep(args: argparse.Namespace, spec: Any) -> int:
+    from agents.sweep.runner import RunnerOptions, SweepInterrupted, run_sweep
+
+    options = RunnerOptions(
+        address=args.address,
+        max_concurrent=args.max_concurrent,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    try:
+        results = run_sweep(spec, options)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SweepInterrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"interrupted: continue with the same command and --resume ({spec.experiment_dir})", file=sys.stderr)
+        return 130
+    failed = [r for r in results if r["error"] is not None]
+    for record in results:
+        figures = {k: record["metrics"].get(k) for k in ("training_iteration", "val_success_rate")}
+        print(
+            json.dumps({"trial": record["config"].get("name", record["config"]), **figures, "error": record["error"]})
+        )
+    print(json.dumps({"experiment": spec.experiment_dir, "trials": len(results), "failed": len(failed)}))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
