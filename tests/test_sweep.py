@@ -94,6 +94,15 @@ def test_the_cli_rejects_a_bad_spec_before_starting_ray(tmp_path):
     assert not (tmp_path / "bc2").exists()
 
 
+def test_resume_refuses_a_changed_spec(tmp_path):
+    run_sweep_dir = tmp_path / "bc2"
+    run_sweep_dir.mkdir()
+    changed = parse_spec(bc_spec(tmp_path))
+    (run_sweep_dir / "spec.json").write_text(json.dumps({**json.loads(json.dumps(vars(changed))), "seeds": [0]}))
+    with pytest.raises(ValueError, match=r"differs .* \['seeds'\]"):
+        run_sweep(changed, RunnerOptions(resume=True, progress=False))
+
+
 def test_the_shipped_example_specs_are_valid():
     specs = sorted(glob.glob(os.path.join(REPO, "hyperparams", "sweeps", "*.yml")))
     assert specs

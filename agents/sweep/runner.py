@@ -82,10 +82,26 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
         ray.shutdown()
 
 
-def _prepare_experiment(path: str, options: RunnerOptions) -> None:
+#: The spec a sweep started with, in its experiment folder (``--resume`` must give the same one).
+SPEC_FILE = "spec.json"
+
+
+def _prepare_experiment(path: str, spec: SweepSpec, options: RunnerOptions) -> None:
+    """Refuse to replace a sweep without ``overwrite``, or to resume one with another spec."""
     from ray import tune
 
+    stored = os.path.join(path, SPEC_FILE)
+    current = json.loads(json.dumps(asdict(spec), default=str))
     if options.resume:
+        if os.path.exists(stored):
+            with open(stored) as f:
+                before = json.load(f)
+            changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+            if changed:
+                raise ValueError(
+                    f"the spec differs from the one {path} was started with in {changed}: resume with the "
+                    "same spec, or start a new sweep (another name, or --overwrite)"
+                )
         if not tune.Tuner.can_restore(path):
             raise FileNotFoundError(f"no sweep to resume in {path}: run it without --resume first")
         return
@@ -96,6 +112,9 @@ def _prepare_experiment(path: str, options: RunnerOptions) -> None:
                 "or give the spec another name"
             )
         shutil.rmtree(path)
+    os.makedirs(path, exist_ok=True)
+    with open(stored, "w") as f:
+        json.dump(current, f, indent=1)
 
 
 def _log_start(run_dir: str, resumed_from: int) -> None:
@@ -295,7 +314,7 @@ def run_sweep(spec: SweepSpec, options: RunnerOptions | None = None) -> list[dic
 
     options = options or RunnerOptions()
     path = spec.experiment_dir
-    _prepare_experiment(path, options)
+    _prepare_experiment(path, spec, options)
     raw = {**asdict(spec), "search": None}
     resources = {"cpu": spec.cpus, "gpu": spec.gpus}
     storage = os.path.dirname(path)

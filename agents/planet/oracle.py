@@ -1,0 +1,62 @@
+"""A planning oracle: the env's own move and reward rule as PlaNet's model.
+
+:class:`TrueModel` scores action sequences exactly (the reward table of the env, the episode ending
+at the goal), so a planner run on it is judged apart from any learned model.
+:func:`planner_act_fn` plays it model-predictively (plan, take the first action, replan) as an
+:data:`agents.evaluation.ActFn`, for :func:`agents.evaluation.evaluate_act_fn`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from agents.evaluation import ActFn
+from agents.planet.cem import CEMConfig, cem_plan
+from gridworld_env.core import N_ACTIONS, flat_offsets, move_flat, pad_blocked, reward_index
+from gridworld_env.maps import Episodes
+
+
+class TrueModel:
+    """Returns of action sequences on given maps, from the env's rule (undiscounted, no reward after the goal)."""
+
+    def __init__(
+        self, obstacles: np.ndarray, goals: np.ndarray, rewards: tuple[float, float, float] = (-0.01, -1.0, 1.0)
+    ) -> None:
+        padded = pad_blocked(obstacles)
+        self.m, self.hp, self.wp = padded.shape
+        self.flat = padded.reshape(-1)
+        self.offsets = flat_offsets(self.wp)
+        self.rewards = np.asarray(rewards, dtype=np.float32)
+        self.goal_cells = self._cells(np.arange(self.m), goals[:, 0], goals[:, 1])
+
+    def _cells(self, maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return maps * (self.hp * self.wp) + (rows + 1) * self.wp + cols + 1
+
+    def returns(self, maps: np.ndarray, rows: np.ndarray, cols: np.ndarray, seq: torch.Tensor) -> torch.Tensor:
+        """(B, J) returns of the (B, J, H) sequences for agents at ``(rows, cols)`` of ``maps``."""
+        b, j, h = seq.shape
+        actions = seq.numpy()
+        cells = np.repeat(self._cells(maps, rows, cols), j)
+        goal = np.repeat(self.goal_cells[maps], j)
+        total = np.zeros(b * j, dtype=np.float32)
+        live = np.ones(b * j, dtype=bool)
+        for t in range(h):
+            moved, hit = move_flat(self.flat, cells, actions[:, :, t].reshape(-1), self.offsets)
+            at_goal = (moved == goal) & ~hit  # a collision stays put (only a finished agent sits on its goal)
+            total += np.where(live, self.rewards[reward_index(hit.astype(np.int64), at_goal)], 0.0)
+            cells = np.where(live, moved, cells)
+            live &= ~at_goal
+        return torch.from_numpy(total.reshape(b, j))
+
+
+def planner_act_fn(ep: Episodes, cfg: CEMConfig | None = None, seed: int = 0) -> ActFn:
+    """Model-predictive CEM on :class:`TrueModel` for the maps of ``ep``: replans at every step."""
+    model = TrueModel(ep.obstacles, ep.goals)
+    generator = torch.Generator().manual_seed(seed)
+
+    def act(maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        seq, _ = cem_plan(lambda s: model.returns(maps, rows, cols, s), maps.size, N_ACTIONS, cfg, generator)
+        return seq[:, 0].numpy()
+
+    return act
