@@ -13,6 +13,7 @@ import torch
 
 from agents.evaluation import ActFn
 from agents.planet.cem import CEMConfig, cem_plan
+from agents.planet.data import REWARDS
 from gridworld_env.core import N_ACTIONS, flat_offsets, move_flat, pad_blocked, reward_index
 from gridworld_env.maps import Episodes
 
@@ -20,9 +21,7 @@ from gridworld_env.maps import Episodes
 class TrueModel:
     """Returns of action sequences on given maps, from the env's rule (undiscounted, no reward after the goal)."""
 
-    def __init__(
-        self, obstacles: np.ndarray, goals: np.ndarray, rewards: tuple[float, float, float] = (-0.01, -1.0, 1.0)
-    ) -> None:
+    def __init__(self, obstacles: np.ndarray, goals: np.ndarray, rewards: np.ndarray = REWARDS) -> None:
         padded = pad_blocked(obstacles)
         self.m, self.hp, self.wp = padded.shape
         self.flat = padded.reshape(-1)

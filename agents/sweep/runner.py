@@ -232,6 +232,9 @@ class _Bar:
             def on_trial_error(inner, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
                 self.bar.update(1)
 
+            def on_experiment_end(inner, trials: list[Any], **info: Any) -> None:
+                self.bar.close()
+
         self.callback = _Callback()
 
 
