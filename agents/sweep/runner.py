@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from agents.sweep.spec import SweepSpec, grid_trials, trial_config
+from gridworld_env.atomic import atomic_path
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -143,9 +144,8 @@ def _restore_run_dir(run_dir: str) -> bool:
     if reported is None:
         return False
     os.makedirs(run_dir, exist_ok=True)
-    with reported.as_directory() as folder:
-        shutil.copy(os.path.join(folder, "checkpoint.pt"), ckpt + ".tmp")
-    os.replace(ckpt + ".tmp", ckpt)
+    with reported.as_directory() as folder, atomic_path(ckpt) as tmp:
+        shutil.copy(os.path.join(folder, "checkpoint.pt"), tmp)
     return True
 
 
