@@ -14,7 +14,7 @@ import torch
 from gridworld_env.atomic import atomic_path
 
 #: What a trainer writes into its run folder (``tb`` is the TensorBoard folder of the CLIs).
-RUN_FILES = ("checkpoint.pt", "model.zip", "best_model.zip", "evaluations.npz", "tb")
+RUN_FILES = ("checkpoint.pt", "model.zip", "model.pt", "best_model.zip", "evaluations.npz", "tb")
 
 _FORMAT = re.compile(rb"vingrid-([a-z0-9]+)-checkpoint-v[0-9]+")
 

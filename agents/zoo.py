@@ -51,8 +51,9 @@ def load_pretrained(env_id: str, algo: str = "bc", policy: str = "vin") -> PPO:
 
 
 def load_model(path: str) -> Any:
-    """Load an agent on the CPU: an SB3 zip written by PPO or by sb3-contrib's MaskablePPO, or a
-    World Models agent (:func:`agents.worldmodels.agent.load_agent`). Each acts through
+    """Load an agent on the CPU: an SB3 zip written by PPO or by sb3-contrib's MaskablePPO, a
+    World Models agent (:func:`agents.worldmodels.agent.load_agent`) or a PlaNet agent
+    (:func:`agents.planet.agent.load_agent`). Each acts through
     ``predict(obs, state, episode_start, deterministic)``.
 
     :raises ValueError: the file is none of them.
@@ -60,10 +61,15 @@ def load_model(path: str) -> Any:
     from sb3_contrib import MaskablePPO
 
     from agents.checkpoints import stored_format
+    from agents.planet.agent import AGENT_FORMAT as PLANET_FORMAT
+    from agents.planet.agent import load_agent as load_planet
     from agents.worldmodels.agent import AGENT_FORMAT, load_agent
 
-    if stored_format(path) == AGENT_FORMAT:
+    fmt = stored_format(path)
+    if fmt == AGENT_FORMAT:
         return load_agent(path)
+    if fmt == PLANET_FORMAT:
+        return load_planet(path)
 
     errors = []
     algo: type[OnPolicyAlgorithm]

@@ -6,6 +6,8 @@
                         [--config hyperparams/ppo.yml] [key=value ...] [--out runs/NAME] [--resume | --overwrite]
     python -m train worldmodels --env VINGrid-8x8-v0 --logdir DIR [--stage collect|vae|mdnrnn|controller|all]
                                 [--noreload] [--config hyperparams/worldmodels.yml] [key=value ...]
+    python -m train planet --env VINGrid-8x8-v0 --logdir DIR [--resume | --overwrite]
+                           [--config hyperparams/planet.yml] [key=value ...]
     python -m train sweep SPEC.yml [--address HEAD:6379] [--resume | --overwrite] [--max-concurrent N]
 
 A sweep (:mod:`agents.sweep.spec`, examples in ``hyperparams/sweeps/``) runs its trials on Ray
@@ -37,6 +39,7 @@ import yaml
 from agents.config import BC_CONFIG, HYPERPARAMS, PPO_CONFIG, load_bc_config, load_config, load_ppo_config
 
 WM_CONFIG = os.path.join(HYPERPARAMS, "worldmodels.yml")
+PLANET_CONFIG = os.path.join(HYPERPARAMS, "planet.yml")
 
 
 def run_name(cfg: Any) -> str:
@@ -93,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wm.add_argument("--no-progress", action="store_true", help="no progress bars")
     wm.add_argument("overrides", nargs="*", help="key=value settings (fields of WorldModelsConfig)")
+    planet = sub.add_parser("planet", help="PlaNet: a latent dynamics model (RSSM) and CEM planning on it")
+    planet.add_argument("--env", default="VINGrid-8x8-v0", help="registered env id (default: %(default)s)")
+    planet.add_argument(
+        "--config", default=PLANET_CONFIG, help=f"YAML settings per env id (default: {os.path.relpath(PLANET_CONFIG)})"
+    )
+    planet.add_argument("--logdir", required=True, help="run folder (a folder holding a run is refused)")
+    planet.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    planet.add_argument("--overwrite", action="store_true", help="replace a run already in the run folder")
+    planet.add_argument("--no-progress", action="store_true", help="no progress bar")
+    planet.add_argument("overrides", nargs="*", help="key=value settings (fields of PlaNetConfig)")
     sweep = sub.add_parser("sweep", help="a sweep of BC / PPO trials on Ray Tune (local cores or a cluster)")
     sweep.add_argument("spec", help="sweep spec (YAML; see hyperparams/sweeps/)")
     sweep.add_argument("--address", default=None, help="Ray cluster address HEAD:6379 (default: RAY_ADDRESS or local)")
@@ -130,6 +143,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, A
             from agents.worldmodels.config import WorldModelsConfig
 
             return args, load_config(WorldModelsConfig, "World Models", args.env, args.config, None, args.overrides)
+        if args.command == "planet":
+            from agents.planet.config import PlaNetConfig
+
+            return args, load_config(PlaNetConfig, "PlaNet", args.env, args.config, None, args.overrides)
         if args.command == "bc":
             cfg = load_bc_config(args.env, args.config, args.overrides)
         else:
@@ -147,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worldmodels(args, cfg)
     if args.command == "sweep":
         return _sweep(args, cfg)
+    if args.command == "planet":
+        return _planet(args, cfg)
     out = args.out
     if args.command == "bc":
         from agents.bc import train_bc as trainer
@@ -194,6 +213,21 @@ def _worldmodels(args: argparse.Namespace, cfg: Any) -> int:
             }
         )
     )
+    return 0
+
+
+def _planet(args: argparse.Namespace, cfg: Any) -> int:
+    from agents.planet.train import train_planet
+
+    try:
+        agent = train_planet(cfg, args.logdir, args.resume, args.overwrite, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: continue with the same command and --resume (logdir {args.logdir})", file=sys.stderr)
+        return 130
+    print(json.dumps({"agent": os.path.join(args.logdir, "model.pt"), **agent.info}))
     return 0
 
 

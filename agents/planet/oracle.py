@@ -13,8 +13,8 @@ import torch
 
 from agents.evaluation import ActFn
 from agents.planet.cem import CEMConfig, cem_plan
-from agents.planet.data import REWARDS
-from gridworld_env.core import N_ACTIONS, flat_offsets, move_flat, pad_blocked, reward_index
+from agents.planet.data import REWARDS, step_outcome
+from gridworld_env.core import N_ACTIONS, flat_offsets, move_flat, pad_blocked
 from gridworld_env.maps import Episodes
 
 
@@ -42,8 +42,8 @@ class TrueModel:
         live = np.ones(b * j, dtype=bool)
         for t in range(h):
             moved, hit = move_flat(self.flat, cells, actions[:, :, t].reshape(-1), self.offsets)
-            at_goal = (moved == goal) & ~hit  # a collision stays put (only a finished agent sits on its goal)
-            total += np.where(live, self.rewards[reward_index(hit.astype(np.int64), at_goal)], 0.0)
+            reward, at_goal = step_outcome(moved == goal, hit, live, self.rewards)
+            total += reward
             cells = np.where(live, moved, cells)
             live &= ~at_goal
         return torch.from_numpy(total.reshape(b, j))

@@ -26,21 +26,123 @@ from gridworld_env.core import N_ACTIONS
 
 @dataclass
 class RSSMState:
-    """A batch of model states: deterministic ``h`` (B, D) and stochastic ``s`` (B, S)."""
+    """A batch of model states: deterministic ``h`` and stochastic ``s``, batch first: (B, D) and
+    (B, S) for :class:`RSSM`, (B, D, N, N) and (B, S, N, N) for :class:`agents.planet.conv_rssm.ConvRSSM`."""
 
     h: torch.Tensor
     s: torch.Tensor
 
     def features(self) -> torch.Tensor:
-        return torch.cat([self.h, self.s], -1)
+        """``[h, s]`` joined along dimension 1 (features or channels)."""
+        return torch.cat([self.h, self.s], 1)
+
+    def repeat(self, j: int) -> RSSMState:
+        """Each state ``j`` times in a row (for ``j`` candidate sequences per problem)."""
+        return RSSMState(self.h.repeat_interleave(j, 0), self.s.repeat_interleave(j, 0))
+
+    def select(self, index: torch.Tensor) -> RSSMState:
+        return RSSMState(self.h[index], self.s[index])
+
+
+def gaussian(stats: torch.Tensor, dim: int = -1) -> Normal:
+    """A diagonal Gaussian from mean and pre-softplus std stacked along ``dim`` (std at least 0.1)."""
+    mean, std = stats.chunk(2, dim)
+    return Normal(mean, nn.functional.softplus(std) + 0.1)
+
+
+class LatentModel(nn.Module):
+    """What every RSSM does with its parts: filter observed sequences, update a state by one frame,
+    and score action sequences in imagination. A subclass defines ``encoder`` and the methods
+    :meth:`initial`, :meth:`transition`, :meth:`posterior`, :meth:`decode`, :meth:`reward` and
+    :meth:`end_logit`; the heads take the flat features of :meth:`RSSMState.features`."""
+
+    encoder: nn.Module
+
+    def initial(self, batch: int) -> RSSMState:
+        raise NotImplementedError
+
+    def initial_prior(self, h: torch.Tensor) -> Normal:
+        raise NotImplementedError
+
+    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Normal]:
+        """The next ``h`` and the prior over the next ``s``, after ``action`` (B,) int64."""
+        raise NotImplementedError
+
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Normal:
+        raise NotImplementedError
+
+    def decode(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, F...) features -> (B, C, N, N) frame logits."""
+        raise NotImplementedError
+
+    def reward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, F...) features -> (B,) reward of the move that led to the state."""
+        raise NotImplementedError
+
+    def end_logit(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, F...) features -> (B,) logit that the episode ended at the state."""
+        raise NotImplementedError
+
+    def observe(
+        self, frames: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[list[RSSMState], list[Normal], list[Normal]]:
+        """Filter a batch of sequences: frames (B, T, C, N, N) float, actions (B, T) int64 where
+        ``actions[:, t]`` led from frame ``t - 1`` to frame ``t`` (``actions[:, 0]`` is ignored).
+
+        :return: the posterior states, priors and posteriors of every step.
+        """
+        b, t = frames.shape[:2]
+        embeds = self.encoder(frames.flatten(0, 1))
+        embeds = embeds.view(b, t, *embeds.shape[1:])
+        state = self.initial(b)
+        h = state.h
+        prior = self.initial_prior(h)
+        states, priors, posts = [], [], []
+        for step in range(t):
+            if step > 0:
+                h, prior = self.transition(state, actions[:, step])
+            post = self.posterior(h, embeds[:, step])
+            state = RSSMState(h, post.rsample())
+            states.append(state)
+            priors.append(prior)
+            posts.append(post)
+        return states, priors, posts
+
+    @torch.no_grad()
+    def update(self, state: RSSMState | None, action: torch.Tensor | None, frame: torch.Tensor) -> RSSMState:
+        """The filtered state after one more frame (B, C, N, N): from ``state`` by ``action`` (B,),
+        or from the initial state for the first frame of an episode (``state is None``). The
+        stochastic state is the posterior mean (acting is deterministic given the frames)."""
+        if state is None or action is None:
+            h = self.initial(frame.shape[0]).h
+        else:
+            h, _ = self.transition(state, action)
+        return RSSMState(h, self.posterior(h, self.encoder(frame)).mean)
+
+    @torch.no_grad()
+    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor) -> torch.Tensor:
+        """(B, J) predicted returns of (B, J, H) action sequences from the states of B problems:
+        the prior's mean rollout, each predicted reward weighted by the predicted probability that
+        the episode has not ended before it."""
+        b, j, horizon = sequences.shape
+        current = state.repeat(j)
+        alive = torch.ones(b * j, device=state.h.device)
+        total = torch.zeros(b * j, device=state.h.device)
+        for t in range(horizon):
+            h, prior = self.transition(current, sequences[:, :, t].reshape(-1))
+            current = RSSMState(h, prior.mean)
+            feats = current.features()
+            total += alive * self.reward(feats)
+            alive = alive * (1 - torch.sigmoid(self.end_logit(feats)))
+        return total.view(b, j)
 
 
 def _mlp(inp: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(inp, hidden), nn.ELU(), nn.Linear(hidden, out))
 
 
-class RSSM(nn.Module):
-    """The model; ``channels`` x ``size`` x ``size`` frames, 8 actions."""
+class RSSM(LatentModel):
+    """PlaNet's model with flat latents; ``channels`` x ``size`` x ``size`` frames, 8 actions."""
 
     def __init__(
         self, channels: int, size: int, deter: int = 200, stoch: int = 30, hidden: int = 200, embed: int = 256
@@ -67,71 +169,43 @@ class RSSM(nn.Module):
         p = next(self.parameters())
         return RSSMState(p.new_zeros(batch, self.deter), p.new_zeros(batch, self.stoch))
 
-    @staticmethod
-    def _gaussian(stats: torch.Tensor) -> Normal:
-        mean, std = stats.chunk(2, -1)
-        return Normal(mean, nn.functional.softplus(std) + 0.1)
+    def initial_prior(self, h: torch.Tensor) -> Normal:
+        return gaussian(self.prior_net(h))
 
     def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Normal]:
-        """The next ``h`` and the prior over the next ``s``, after ``action`` (B,) int64."""
         a = nn.functional.one_hot(action, N_ACTIONS).float()
         h = self.cell(self.inp(torch.cat([state.s, a], -1)), state.h)
-        return h, self._gaussian(self.prior_net(h))
+        return h, gaussian(self.prior_net(h))
 
     def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Normal:
-        return self._gaussian(self.post_net(torch.cat([h, embed], -1)))
-
-    def observe(
-        self, frames: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[list[RSSMState], list[Normal], list[Normal]]:
-        """Filter a batch of sequences: frames (B, T, C, N, N) float, actions (B, T) int64 where
-        ``actions[:, t]`` led from frame ``t - 1`` to frame ``t`` (``actions[:, 0]`` is ignored).
-
-        :return: the posterior states, priors and posteriors of every step.
-        """
-        b, t = frames.shape[:2]
-        embeds = self.encoder(frames.flatten(0, 1)).view(b, t, -1)
-        state = self.initial(b)
-        h = state.h
-        prior = self._gaussian(self.prior_net(h))
-        states, priors, posts = [], [], []
-        for step in range(t):
-            if step > 0:
-                h, prior = self.transition(state, actions[:, step])
-            post = self.posterior(h, embeds[:, step])
-            state = RSSMState(h, post.rsample())
-            states.append(state)
-            priors.append(prior)
-            posts.append(post)
-        return states, priors, posts
+        return gaussian(self.post_net(torch.cat([h, embed], -1)))
 
     def decode(self, feats: torch.Tensor) -> torch.Tensor:
-        return self.decoder(feats).view(*feats.shape[:-1], self.channels, self.size, self.size)
+        return self.decoder(feats).view(-1, self.channels, self.size, self.size)
 
-    @torch.no_grad()
-    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor) -> torch.Tensor:
-        """(B, J) predicted returns of (B, J, H) action sequences from the states of B problems."""
-        b, j, horizon = sequences.shape
-        current = RSSMState(state.h.repeat_interleave(j, 0), state.s.repeat_interleave(j, 0))
-        alive = torch.ones(b * j, device=state.h.device)
-        total = torch.zeros(b * j, device=state.h.device)
-        for t in range(horizon):
-            h, prior = self.transition(current, sequences[:, :, t].reshape(-1))
-            current = RSSMState(h, prior.mean)
-            feats = current.features()
-            total += alive * self.reward_head(feats).squeeze(-1)
-            alive = alive * (1 - torch.sigmoid(self.end_head(feats).squeeze(-1)))
-        return total.view(b, j)
+    def reward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.reward_head(feats).squeeze(-1)
+
+    def end_logit(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.end_head(feats).squeeze(-1)
+
+
+def _detached(d: Normal) -> Normal:
+    return Normal(d.mean.detach(), d.stddev.detach())
 
 
 def rssm_loss(
-    model: RSSM,
+    model: LatentModel,
     frames: torch.Tensor,
     actions: torch.Tensor,
     rewards: torch.Tensor,
     ends: torch.Tensor,
     mask: torch.Tensor,
     free_nats: float = 3.0,
+    kl_scale: float = 1.0,
+    kl_balance: float = 0.5,
+    open_loop: float = 0.0,
+    reward_scale: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """PlaNet's loss on a batch of chunks (each term a mean over the valid steps of ``mask``).
 
@@ -140,19 +214,56 @@ def rssm_loss(
     :param rewards: (B, T) reward of the move that led to frame ``t``.
     :param ends: (B, T) 1.0 where the episode ended at frame ``t``.
     :param mask: (B, T) 1.0 for real steps (0 after an episode's end, in padding).
+    :param kl_scale: weight of the KL term (PlaNet's 1).
+    :param kl_balance: DreamerV2's KL balancing, the share of the KL's gradient that moves the
+        prior (0.5: the plain KL).
+    :param open_loop: weight of the open-loop terms (0: none): frames, rewards and ends predicted by
+        the prior's mean rolled forward from the chunk's first state with its actions, as the
+        planner imagines them (observation overshooting).
+    :param reward_scale: weight of the reward and episode-end terms against the frame's (a map
+        frame has 3 x N x N pixels and one reward).
     """
     states, priors, posts = model.observe(frames, actions)
-    feats = torch.stack([s.features() for s in states], 1)
+    b, t = frames.shape[:2]
+    feats = torch.stack([s.features() for s in states], 1).flatten(0, 1)
     weight = mask / mask.sum().clamp(min=1)
-    recon = nn.functional.binary_cross_entropy_with_logits(model.decode(feats), frames, reduction="none")
+    logits = model.decode(feats).view(frames.shape)
+    recon = nn.functional.binary_cross_entropy_with_logits(logits, frames, reduction="none")
     recon = (recon.flatten(2).sum(-1) * weight).sum()
     steps = mask.clone()
     steps[:, 0] = 0  # no move led to the first frame of a chunk
     step_weight = steps / steps.sum().clamp(min=1)
-    reward = (((model.reward_head(feats).squeeze(-1) - rewards) ** 2) * step_weight).sum()
-    end_logit = model.end_head(feats).squeeze(-1)
+    reward = (((model.reward(feats).view(b, t) - rewards) ** 2) * step_weight).sum()
+    end_logit = model.end_logit(feats).view(b, t)
     end = (nn.functional.binary_cross_entropy_with_logits(end_logit, ends, reduction="none") * step_weight).sum()
-    kl = torch.stack([kl_divergence(q, p).sum(-1) for q, p in zip(posts, priors)], 1)
-    kl_term = (kl.clamp(min=free_nats) * weight).sum()
-    total = recon + reward + end + kl_term
-    return {"loss": total, "recon": recon, "reward": reward, "end": end, "kl": (kl * weight).sum()}
+    kl = torch.stack([kl_divergence(q, p).flatten(1).sum(-1) for q, p in zip(posts, priors)], 1)
+    if kl_balance == 0.5:
+        kl_term = (kl.clamp(min=free_nats) * weight).sum()
+    else:  # DreamerV2's balancing: the prior moves to the posterior faster than the posterior to the prior
+        to_post = torch.stack([kl_divergence(_detached(q), p).flatten(1).sum(-1) for q, p in zip(posts, priors)], 1)
+        to_prior = torch.stack([kl_divergence(q, _detached(p)).flatten(1).sum(-1) for q, p in zip(posts, priors)], 1)
+        mixed = 2 * (kl_balance * to_post + (1 - kl_balance) * to_prior)
+        kl_term = (torch.where(kl > free_nats, mixed, torch.zeros_like(mixed)) * weight).sum()
+    total = recon + reward_scale * (reward + end) + kl_scale * kl_term
+    out = {"loss": total, "recon": recon, "reward": reward, "end": end, "kl": (kl * weight).sum()}
+    if open_loop > 0:
+        # What planning sees: the prior's mean rolled from the first posterior state with the chunk's
+        # actions; its frames, rewards and ends are scored like the filtered ones.
+        state, feats_ol = states[0], []
+        for step in range(1, t):
+            h, prior = model.transition(state, actions[:, step])
+            state = RSSMState(h, prior.mean)
+            feats_ol.append(state.features())
+        flat = torch.stack(feats_ol, 1).flatten(0, 1)
+        logits = model.decode(flat).view(b, t - 1, *frames.shape[2:])
+        w = steps[:, 1:] / steps.sum().clamp(min=1)
+        ol_recon = nn.functional.binary_cross_entropy_with_logits(logits, frames[:, 1:], reduction="none")
+        ol_recon = (ol_recon.flatten(2).sum(-1) * w).sum()
+        ol_reward = (((model.reward(flat).view(b, t - 1) - rewards[:, 1:]) ** 2) * w).sum()
+        ol_end = nn.functional.binary_cross_entropy_with_logits(
+            model.end_logit(flat).view(b, t - 1), ends[:, 1:], reduction="none"
+        )
+        ol_end = (ol_end * w).sum()
+        out["loss"] = total + open_loop * (ol_recon + reward_scale * (ol_reward + ol_end))
+        out.update(open_recon=ol_recon, open_reward=ol_reward, open_end=ol_end)
+    return out

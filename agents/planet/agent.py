@@ -1,0 +1,161 @@
+"""The PlaNet agent: filter the frames into the model's state, plan with CEM on it, act, replan.
+
+It acts through the SB3 interface, ``predict(observation, state, episode_start, deterministic)``,
+with the model's filtered state and the last action as ``state``, so ``python -m eval`` and every
+table score it as they score SB3 models. One file holds it (:meth:`PlaNetAgent.save`,
+:func:`load_agent`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.planet.cem import CEMConfig, cem_plan
+from agents.planet.conv_rssm import ConvRSSM
+from agents.planet.rssm import RSSM, LatentModel, RSSMState
+from agents.worldmodels.frames import draw_frames
+from gridworld_env.core import N_ACTIONS
+
+#: Format name of a saved agent.
+AGENT_FORMAT = "vingrid-planet-checkpoint-v1"
+
+#: ``(h, s, last action)`` per episode, as numpy arrays with the batch first.
+State = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+_MODELS: dict[str, type[LatentModel]] = {"conv": ConvRSSM, "flat": RSSM}
+
+
+def channels_last(model: LatentModel) -> LatentModel:
+    """The model with its 4-d weights in channels-last memory order (planning on the CPU runs
+    about 1.5x faster so: ``python -m bench.planner_bench``); the values are unchanged."""
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
+def build_model(model: str, size: int, deter: int, stoch: int, hidden: int, embed: int) -> LatentModel:
+    """A fresh ``model`` (``conv`` or ``flat``) for ``size x size`` map frames (3 channels)."""
+    if model not in _MODELS:
+        raise ValueError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
+    return channels_last(_MODELS[model](3, size, deter=deter, stoch=stoch, hidden=hidden, embed=embed))
+
+
+class PlaNetAgent:
+    """A trained model and the planner's settings.
+
+    :param model: the trained RSSM. :param model_args: what :func:`build_model` needs to rebuild it.
+    :param cem: the planner's settings. :param seed: seeds the planner's sampling (CEM is random;
+        with the same seed and the same calls the agent repeats its actions).
+    :param info: facts about its training kept with it (``env_id``, ``env_steps``).
+    """
+
+    def __init__(
+        self,
+        model: LatentModel,
+        model_args: dict[str, Any],
+        cem: CEMConfig,
+        seed: int = 0,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = channels_last(model).eval()
+        self.model_args = dict(model_args)
+        self.cem, self.seed = cem, seed
+        self.size = int(model_args["size"])
+        self.info: dict[str, Any] = dict(info or {})
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def plan(self, state: RSSMState) -> torch.Tensor:
+        """First actions (B,) of the best sequences CEM finds from the filtered states."""
+        seq, _ = cem_plan(
+            lambda s: self.model.imagine_returns(state, s), state.h.shape[0], N_ACTIONS, self.cem, self.generator
+        )
+        return seq[:, 0]
+
+    @torch.no_grad()
+    def act(
+        self, images: torch.Tensor, positions: torch.Tensor, state: RSSMState | None, last: torch.Tensor | None
+    ) -> tuple[torch.Tensor, RSSMState]:
+        """Actions for a batch of observations, and the filtered state they were planned from."""
+        filtered = self.model.update(state, last, draw_frames(images, positions))
+        return self.plan(filtered), filtered
+
+    def predict(
+        self,
+        observation: dict[str, np.ndarray],
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, State]:
+        """SB3's ``predict``: one observation (``image`` (2, H, W), ``position`` (2,)) or a batch.
+
+        :param state: what the previous call returned (``None``: every episode starts now).
+        :param episode_start: (n,) flags; where set, that episode's state starts afresh.
+        :param deterministic: accepted for the interface; the planner's choice is the agent's
+            action either way (its sampling follows the agent's seeded generator).
+        :return: the action (shape () for one observation, (n,) for a batch) and the new state.
+        """
+        image = np.asarray(observation["image"])
+        position = np.asarray(observation["position"])
+        single = image.ndim == 3
+        if single:
+            image, position = image[None], position[None]
+        if image.shape[-2:] != (self.size, self.size):
+            raise ValueError(f"the agent was trained on {self.size}x{self.size} maps, got {image.shape[-2:]}")
+        images, positions = torch.from_numpy(image.astype(np.float32)), torch.from_numpy(position.astype(np.int64))
+        n = image.shape[0]
+        fresh = np.ones(n, dtype=bool) if state is None else np.zeros(n, dtype=bool)
+        if episode_start is not None:
+            fresh |= np.asarray(episode_start, dtype=bool).reshape(n)
+        first, _ = self.act(images, positions, None, None)
+        actions, filtered = first, self.model.update(None, None, draw_frames(images, positions))
+        if state is not None and not fresh.all():
+            prev = RSSMState(torch.from_numpy(state[0]), torch.from_numpy(state[1]))
+            cont, cont_state = self.act(images, positions, prev, torch.from_numpy(state[2]).long())
+            keep = torch.from_numpy(~fresh)
+            actions = torch.where(keep, cont, first)
+            shape = (n,) + (1,) * (filtered.h.dim() - 1)
+            filtered = RSSMState(
+                torch.where(keep.view(shape), cont_state.h, filtered.h),
+                torch.where(keep.view(shape), cont_state.s, filtered.s),
+            )
+        out = actions.numpy()
+        new_state = (filtered.h.numpy(), filtered.s.numpy(), out.astype(np.int64))
+        return (out[0] if single else out), new_state
+
+    def save(self, path: str) -> None:
+        """Write the agent to one file, atomically."""
+        from agents.checkpoints import save_state
+
+        save_state(
+            path,
+            {
+                "format": AGENT_FORMAT,
+                "model": self.model.state_dict(),
+                "model_args": self.model_args,
+                "cem": [self.cem.horizon, self.cem.iterations, self.cem.candidates, self.cem.elites],
+                "seed": self.seed,
+                "info": self.info,
+            },
+        )
+
+
+def load_agent(path: str, cem: CEMConfig | None = None) -> PlaNetAgent:
+    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``: other planner settings than its own).
+
+    :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
+    """
+    from agents.checkpoints import load_state
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no PlaNet agent at {path}")
+    state: dict[str, Any] = load_state(path, AGENT_FORMAT, "PlaNet agent")
+    args = state["model_args"]
+    try:
+        model = build_model(**args)
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{path}: the stored weights do not fit the stored model settings ({exc})") from exc
+    return PlaNetAgent(model, args, cem or CEMConfig(*state["cem"]), state["seed"], state.get("info"))

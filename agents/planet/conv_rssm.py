@@ -1,0 +1,134 @@
+"""The spatial RSSM: PlaNet's state-space model with a latent map instead of a latent vector.
+
+Every cell of the ``N x N`` map carries its own deterministic state ``h`` and stochastic
+Gaussian state ``s`` (S channels). The transition:
+
+* ``x = ELU(conv3x3([s, h]) + conv3x3(action planes))``: the action's one-hot and a plane of
+  ones, broadcast to every cell (the ones tell the map's edge, a wall, from the zero padding
+  beyond it). The planes are the same for every map, so their convolution is computed once per
+  action and indexed (:meth:`ConvRSSM._action_maps`). One move mixes each cell with its 8
+  neighbours, as far as the agent can go in one step.
+* a GRU with an update gate (1x1 convolutions) over ``x`` updates the cell's D memory channels;
+  ``h`` is those channels and ``x`` itself, so the move's immediate outcome (did it collide?)
+  is in ``h`` without waiting for the gate.
+
+Prior, posterior and frame decoder are 1x1 convolutions per cell. The reward and the
+episode-end logit are per-cell values of ``h``, pooled with the VIN's attention on the agent's
+cell: weights are the softmax over cells of the decoded agent channel (:meth:`ConvRSSM.attention`).
+
+Why not PlaNet's flat latent (:class:`agents.planet.rssm.RSSM`): its reward head never learned
+collisions on 8x8 maps (reward MSE stuck at the collision penalty's variance, CEM on it at the
+random policy's success), the limit the World Models agent met with a flat ``z``. The spatial
+latent gives the world model the VIN's own bias (a map updated by local convolutions); PlaNet's
+loss, filtering and planning are unchanged (:class:`LatentModel`). A plain sum of per-cell
+rewards over the map did not learn either. This model is one-pixel-per-cell map frames only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+from agents.planet.rssm import LatentModel, RSSMState, gaussian
+from gridworld_env.core import N_ACTIONS
+
+#: The agent's channel in a map frame (obstacles, goal, agent).
+AGENT_CHANNEL = 2
+
+
+def _per_cell(inp: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(inp, hidden, 1), nn.ELU(), nn.Conv2d(hidden, out, 1))
+
+
+class ConvRSSM(LatentModel):
+    """The model; ``channels`` x ``size`` x ``size`` 0/1 frames (one pixel per cell), 8 actions.
+
+    :param deter: channels of ``h`` per cell.
+    :param stoch: channels of ``s`` per cell.
+    :param hidden: channels of the transition's and the heads' hidden layers.
+    :param embed: channels of the frame embedding per cell.
+    """
+
+    def __init__(
+        self, channels: int, size: int, deter: int = 16, stoch: int = 4, hidden: int = 32, embed: int = 16
+    ) -> None:
+        super().__init__()
+        self.channels, self.size, self.deter, self.stoch = channels, size, deter, stoch
+        self.encoder = nn.Sequential(nn.Conv2d(channels, embed, 3, padding=1), nn.ELU(), nn.Conv2d(embed, embed, 1))
+        self.width = deter + hidden  # h holds the GRU state and the transition's input x
+        self.inp = nn.Conv2d(stoch + self.width, hidden, 3, padding=1)
+        self.action_inp = nn.Conv2d(N_ACTIONS + 1, hidden, 3, padding=1, bias=False)
+        self.gates = nn.Conv2d(hidden + deter, 2 * deter, 1)
+        self.prior_net = _per_cell(self.width, hidden, 2 * stoch)
+        self.post_net = _per_cell(self.width + embed, hidden, 2 * stoch)
+        self.decoder = _per_cell(self.width + stoch, hidden, channels)
+        self.reward_head = _per_cell(self.width, hidden, 1)
+        self.end_head = _per_cell(self.width, hidden, 1)
+        self.reward_bias = nn.Parameter(torch.zeros(()))
+        self.end_bias = nn.Parameter(torch.zeros(()))
+
+    def initial(self, batch: int) -> RSSMState:
+        p = self.reward_bias
+        n = self.size
+        return RSSMState(p.new_zeros(batch, self.width, n, n), p.new_zeros(batch, self.stoch, n, n))
+
+    def initial_prior(self, h: torch.Tensor) -> Normal:
+        return gaussian(self.prior_net(h), 1)
+
+    def _action_maps(self) -> torch.Tensor:
+        """(8, hidden, N, N): the input convolution's response to each action's planes (the
+        one-hot and the ones plane, constant over the map), so a batch indexes it instead of
+        convolving the planes again (the same sum, by linearity)."""
+        n = self.size
+        planes = torch.cat([torch.eye(N_ACTIONS), torch.ones(N_ACTIONS, 1)], 1).to(self.reward_bias)
+        return self.action_inp(planes[:, :, None, None].expand(N_ACTIONS, N_ACTIONS + 1, n, n).contiguous())
+
+    def _step(self, state: RSSMState, action: torch.Tensor, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = nn.functional.elu(self.inp(torch.cat([state.s, state.h], 1)) + maps[action])
+        gru = state.h[:, : self.deter]
+        z, c = self.gates(torch.cat([x, gru], 1)).chunk(2, 1)
+        z = torch.sigmoid(z)
+        h = torch.cat([(1 - z) * gru + z * torch.tanh(c), x], 1)
+        return h, self.prior_net(h)
+
+    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Normal]:
+        h, stats = self._step(state, action, self._action_maps())
+        return h, gaussian(stats, 1)
+
+    @torch.no_grad()
+    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor) -> torch.Tensor:
+        """As :meth:`LatentModel.imagine_returns` (the same figures), with the action maps computed
+        once and the prior's mean taken without its deviation."""
+        b, j, horizon = sequences.shape
+        current = state.repeat(j)
+        maps = self._action_maps()
+        alive = torch.ones(b * j, device=state.h.device)
+        total = torch.zeros(b * j, device=state.h.device)
+        for t in range(horizon):
+            h, stats = self._step(current, sequences[:, :, t].reshape(-1), maps)
+            current = RSSMState(h, stats[:, : self.stoch])
+            feats = current.features()
+            total += alive * self.reward(feats)
+            alive = alive * (1 - torch.sigmoid(self.end_logit(feats)))
+        return total.view(b, j)
+
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Normal:
+        return gaussian(self.post_net(torch.cat([h, embed], 1)), 1)
+
+    def decode(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.decoder(feats)
+
+    def attention(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, N * N) where the model sees the agent: the softmax over cells of the decoded agent
+        channel (the VIN's attention on the agent's cell, from the model's own belief; no gradient
+        flows back into the decoder through it)."""
+        return self.decode(feats)[:, AGENT_CHANNEL].flatten(1).softmax(-1).detach()
+
+    def reward(self, feats: torch.Tensor) -> torch.Tensor:
+        value = self.reward_head(feats[:, : self.width]).flatten(1)
+        return (self.attention(feats) * value).sum(-1) + self.reward_bias
+
+    def end_logit(self, feats: torch.Tensor) -> torch.Tensor:
+        value = self.end_head(feats[:, : self.width]).flatten(1)
+        return (self.attention(feats) * value).sum(-1) + self.end_bias

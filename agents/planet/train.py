@@ -1,0 +1,243 @@
+"""PlaNet's training loop: seed episodes, then cycles of model training and planner collection.
+
+1. ``seed_episodes`` episodes of uniform random actions fill the replay buffer.
+2. Each cycle: ``train_steps`` gradient steps of :func:`agents.planet.rssm.rssm_loss` on chunks
+   drawn from the buffer, then ``collect_episodes`` episodes played by the planner on the model
+   (with probability ``explore`` a random action instead), added to the buffer. Every
+   ``eval_every`` cycles the agent is scored on held-out validation maps.
+
+After each cycle the run folder's ``checkpoint.pt`` is written atomically: model, optimiser,
+buffer, every random generator and the history, so ``resume=True`` continues exactly where the
+run stopped (the result equals an uninterrupted run's). TensorBoard scalars go to ``tb/``; the
+finished agent is ``model.pt`` (:func:`agents.planet.agent.load_agent`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.checkpoints import load_state, prepare_run_dir, save_state
+from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes
+from agents.planet.agent import PlaNetAgent, build_model
+from agents.planet.config import PlaNetConfig
+from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, training_maps
+from agents.planet.rssm import rssm_loss
+from gridworld_env.core import N_ACTIONS, observation_images
+
+#: Format name of a run's checkpoint (the agent's own is :data:`agents.planet.agent.AGENT_FORMAT`).
+_RUN_FORMAT = "vingrid-planetrun-checkpoint-v1"
+
+#: Settings a resumed run may change.
+RESUMABLE = ("threads", "cycles", "eval_every", "eval_maps")
+
+#: ``on_cycle(cycle, record)`` after each cycle's checkpoint (raising stops the run there).
+CycleHook = Callable[[int, dict[str, float]], None]
+
+
+def model_args(cfg: PlaNetConfig) -> dict[str, Any]:
+    return {
+        "model": cfg.model,
+        "size": cfg.size,
+        "deter": cfg.deter,
+        "stoch": cfg.stoch,
+        "hidden": cfg.hidden,
+        "embed": cfg.embed,
+    }
+
+
+def planner_chooser(agent: PlaNetAgent, images: torch.Tensor, explore: float, rng: np.random.Generator) -> Any:
+    """A :data:`agents.planet.data.Chooser` planning on the model from each episode's current frame
+    (the env is Markov: one frame is the whole state), with ``explore`` random actions."""
+
+    def choose(maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        pos = torch.from_numpy(np.stack([rows, cols], 1).astype(np.int64))
+        actions, _ = agent.act(images[maps], pos, None, None)
+        out = actions.numpy()
+        noise = rng.random(maps.shape[0]) < explore
+        return np.where(noise, rng.integers(0, N_ACTIONS, size=maps.shape[0]), out)
+
+    return choose
+
+
+def validation_success(agent: PlaNetAgent, size: int, maps: int, chunk: int = 100) -> float:
+    """Success rate of the agent on the first ``maps`` validation maps (replanning each step)."""
+    ep = held_out_episodes(size, maps, seed=VAL_SEED)
+    images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+    act = planner_chooser(agent, images, 0.0, np.random.default_rng(0))
+    return evaluate_act_fn(act, ep, accuracy=False).success_rate
+
+
+class _Run:
+    """Everything a checkpoint holds."""
+
+    def __init__(self, cfg: PlaNetConfig) -> None:
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(**model_args(cfg))
+        self.optim = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.buffer = ReplayBuffer(cfg.size, cfg.episode_steps + 1)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.planner_gen = torch.Generator().manual_seed(cfg.seed)
+        self.maps_used = 0
+        self.cycle = 0
+        self.history: list[dict[str, float]] = []
+
+    def state(self, cfg: PlaNetConfig) -> dict[str, Any]:
+        return {
+            "format": _RUN_FORMAT,
+            "config": dataclasses.asdict(cfg),
+            "model": self.model.state_dict(),
+            "optim": self.optim.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "rng": json.dumps(self.rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+            "planner_rng": self.planner_gen.get_state(),
+            "maps_used": self.maps_used,
+            "cycle": self.cycle,
+            "history": json.dumps(self.history),
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optim"])
+        self.buffer.load_state_dict(state["buffer"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.planner_gen.set_state(state["planner_rng"])
+        self.maps_used, self.cycle = int(state["maps_used"]), int(state["cycle"])
+        self.history = json.loads(state["history"])
+
+    def agent(self, cfg: PlaNetConfig) -> PlaNetAgent:
+        agent = PlaNetAgent(self.model, model_args(cfg), cfg.cem(), cfg.seed, self.info(cfg))
+        agent.generator = self.planner_gen
+        return agent
+
+    def info(self, cfg: PlaNetConfig) -> dict[str, Any]:
+        return {
+            "env_id": cfg.env_id,
+            "env_steps": self.buffer.steps,
+            "episodes": len(self.buffer),
+            "cycles": self.cycle,
+        }
+
+    def collect(self, cfg: PlaNetConfig, episodes: int, planner: bool) -> None:
+        ep = training_maps(cfg.size, cfg.seed, self.maps_used, episodes)
+        self.maps_used += episodes
+        if planner:
+            images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+            self.model.eval()
+            choose = planner_chooser(self.agent(cfg), images, cfg.explore, self.rng)
+        else:
+            choose = random_chooser(self.rng)
+        self.buffer.add(ep, play_episodes(ep, choose, cfg.episode_steps + 1))
+
+    def train(self, cfg: PlaNetConfig, steps: int, bar: Any) -> dict[str, float]:
+        self.model.train()
+        sums: dict[str, float] = {}
+        for _ in range(steps):
+            batch = self.buffer.sample(self.rng, cfg.batch, cfg.chunk)
+            out = rssm_loss(
+                self.model,
+                batch["frames"],
+                batch["actions"],
+                batch["rewards"],
+                batch["ends"],
+                batch["mask"],
+                free_nats=cfg.free_nats,
+                kl_scale=cfg.kl_scale,
+                kl_balance=cfg.kl_balance,
+                open_loop=cfg.open_loop,
+                reward_scale=cfg.reward_scale,
+            )
+            self.optim.zero_grad()
+            out["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optim.step()
+            for key, value in out.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            if bar is not None:
+                bar.update(1)
+        self.model.eval()
+        return {k: v / steps for k, v in sums.items()}
+
+
+def check_resume(stored: dict[str, Any], cfg: PlaNetConfig) -> None:
+    """``ValueError`` naming the settings that differ from the stored run's (but :data:`RESUMABLE`)."""
+    now = dataclasses.asdict(cfg)
+    changed = [k for k in now if k not in RESUMABLE and stored.get(k) != now[k]]
+    if changed:
+        raise ValueError(
+            "--resume needs the stored run's settings; changed: "
+            + ", ".join(f"{k} ({stored.get(k)!r} -> {now[k]!r})" for k in changed)
+        )
+
+
+def train_planet(
+    cfg: PlaNetConfig,
+    out_dir: str,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_cycle: CycleHook | None = None,
+) -> PlaNetAgent:
+    """Train (or continue) a PlaNet run in ``out_dir``; return the agent (also saved as ``model.pt``).
+
+    :raises ValueError: ``out_dir`` holds a run and neither ``resume`` nor ``overwrite`` is given;
+        ``resume`` with changed settings, or a checkpoint that is not this kind of run.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    prepare_run_dir(out_dir, resume, overwrite)
+    torch.set_num_threads(cfg.threads)
+    run = _Run(cfg)
+    ckpt = os.path.join(out_dir, "checkpoint.pt")
+    if resume and os.path.exists(ckpt):
+        stored = load_state(ckpt, _RUN_FORMAT, "PlaNet run")
+        check_resume(stored["config"], cfg)
+        try:
+            run.load(stored)
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise ValueError(f"{ckpt} does not hold a run of these settings ({exc})") from exc
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
+
+    with contextlib.ExitStack() as stack:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = stack.enter_context(
+                tqdm(
+                    total=cfg.cycles * cfg.train_steps, initial=run.cycle * cfg.train_steps, desc="planet", unit="step"
+                )
+            )
+        writer = stack.enter_context(SummaryWriter(os.path.join(out_dir, "tb")))
+        if len(run.buffer) == 0:
+            run.collect(cfg, cfg.seed_episodes, planner=False)
+            save_state(ckpt, run.state(cfg))
+        while run.cycle < cfg.cycles:
+            record = run.train(cfg, cfg.train_steps, bar)
+            run.collect(cfg, cfg.collect_episodes, planner=True)
+            run.cycle += 1
+            record.update(cycle=run.cycle, env_steps=run.buffer.steps, episodes=len(run.buffer))
+            if run.cycle % cfg.eval_every == 0 or run.cycle == cfg.cycles:
+                record["val_success"] = validation_success(run.agent(cfg), cfg.size, cfg.eval_maps)
+            run.history.append(record)
+            for key, value in record.items():
+                writer.add_scalar(f"planet/{key}", value, run.buffer.steps)
+            if bar is not None:
+                bar.set_postfix({k: round(v, 3) for k, v in record.items() if k in ("reward", "recon", "val_success")})
+            save_state(ckpt, run.state(cfg))
+            if on_cycle is not None:
+                on_cycle(run.cycle, record)
+    agent = run.agent(cfg)
+    agent.generator = torch.Generator().manual_seed(cfg.seed)
+    agent.save(os.path.join(out_dir, "model.pt"))
+    return agent

@@ -1,0 +1,217 @@
+"""PlaNet's spatial RSSM, replay buffer, training loop and agent (``agents.planet``)."""
+
+import json
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agents.planet.agent import PlaNetAgent, build_model, load_agent
+from agents.planet.config import PlaNetConfig
+from agents.planet.conv_rssm import ConvRSSM
+from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, random_chunks, training_maps
+from agents.planet.rssm import rssm_loss
+from agents.planet.train import train_planet
+
+TINY = {
+    "env_id": "VINGrid-8x8-v0",
+    "seed_episodes": 40,
+    "episode_steps": 8,
+    "cycles": 2,
+    "train_steps": 3,
+    "collect_episodes": 4,
+    "batch": 8,
+    "chunk": 5,
+    "horizon": 3,
+    "iterations": 2,
+    "candidates": 16,
+    "elites": 4,
+    "eval_every": 2,
+    "eval_maps": 5,
+    "threads": 1,
+}
+
+
+def test_played_episodes_follow_the_env():
+    """Frames, actions, rewards and ends of played episodes equal the env's own steps."""
+    ep = training_maps(8, 3, 0, 6)
+    played = play_episodes(ep, random_chooser(np.random.default_rng(1)), 12)
+    env = gym.make("VINGrid-8x8-v0")
+    for i in range(6):
+        env.reset(options={"obstacles": ep.obstacles[i], "start": tuple(ep.starts[i]), "goal": tuple(ep.goals[i])})
+        for t in range(1, 12):
+            if not played["mask"][i, t]:
+                assert played["mask"][i, t:].sum() == 0
+                break
+            obs, reward, terminated, _, _ = env.step(int(played["actions"][i, t]))
+            assert tuple(obs["position"]) == tuple(played["positions"][i, t])
+            assert reward == pytest.approx(float(played["rewards"][i, t]))
+            assert bool(played["ends"][i, t]) == terminated
+
+
+def test_the_buffer_samples_masked_chunks_and_round_trips():
+    ep = training_maps(8, 0, 0, 10)
+    played = play_episodes(ep, random_chooser(np.random.default_rng(0)), 9)
+    buffer = ReplayBuffer(8, 9)
+    buffer.add(ep, played)
+    assert len(buffer) == 10 and buffer.steps == int(played["mask"][:, 1:].sum())
+    a = buffer.sample(np.random.default_rng(5), 16, 6)
+    assert a["frames"].shape == (16, 6, 3, 8, 8) and a["mask"][:, 0].all()
+    assert (a["frames"][:, :, 2].flatten(2).sum(-1) == 1).all()  # one agent in every frame
+    other = ReplayBuffer(8, 9)
+    other.load_state_dict(buffer.state_dict())
+    b = other.sample(np.random.default_rng(5), 16, 6)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="frames"):
+        ReplayBuffer(8, 12).load_state_dict(buffer.state_dict())
+    with pytest.raises(ValueError, match="do not fit"):
+        ReplayBuffer(8, 12).add(ep, played)
+    with pytest.raises(ValueError, match="empty"):
+        ReplayBuffer(8, 9).sample(np.random.default_rng(0), 2, 3)
+
+
+def test_the_spatial_rssms_fast_imagination_equals_the_generic_one():
+    """ConvRSSM.imagine_returns (action maps once, prior means only) gives LatentModel's figures."""
+    from agents.planet.rssm import LatentModel, RSSMState
+
+    torch.manual_seed(0)
+    model = ConvRSSM(3, 8).eval()
+    state = RSSMState(torch.rand(3, model.width, 8, 8) * 2 - 1, torch.randn(3, 4, 8, 8))
+    seq = torch.randint(0, 8, (3, 7, 5))
+    fast, generic = model.imagine_returns(state, seq), LatentModel.imagine_returns(model, state, seq)
+    assert fast.shape == (3, 7) and torch.allclose(fast, generic, atol=1e-5)
+    assert fast.std() > 0  # the sequences are told apart
+
+
+def test_the_spatial_rssm_loss_falls_on_tiny_data_with_its_open_loop_terms():
+    torch.manual_seed(0)
+    data = random_chunks(8, 32, 8, seed=0)
+    model = ConvRSSM(3, 8)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    outs = []
+    for _ in range(40):
+        out = rssm_loss(model, **data, kl_scale=0.1, kl_balance=0.8, open_loop=1.0, reward_scale=10.0)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        outs.append({k: float(v.detach()) for k, v in out.items()})
+    first, last = outs[0], outs[-1]
+    assert last["loss"] < 0.3 * first["loss"], (first, last)
+    assert last["open_recon"] < 0.3 * first["open_recon"] and last["recon"] < 0.3 * first["recon"], (first, last)
+
+
+def _cfg(**kw):
+    return PlaNetConfig(**{**TINY, **kw})
+
+
+def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
+    agent = train_planet(_cfg(), str(tmp_path / "run"), progress=False)
+    assert os.path.exists(tmp_path / "run" / "model.pt") and os.path.isdir(tmp_path / "run" / "tb")
+    assert agent.info["env_steps"] > 0 and agent.info["episodes"] == 40 + 2 * 4
+    loaded = load_agent(str(tmp_path / "run" / "model.pt"))
+    from agents.zoo import load_model
+
+    zoo = load_model(str(tmp_path / "run" / "model.pt"))
+    assert isinstance(zoo, PlaNetAgent)
+    for a, b in zip(agent.model.state_dict().values(), loaded.model.state_dict().values()):
+        assert torch.equal(a, b)
+    env = gym.make("VINGrid-8x8-v0")
+    obs, _ = env.reset(seed=3)
+    # same seed, same calls: the loaded agent repeats the saved one's actions
+    fresh = load_agent(str(tmp_path / "run" / "model.pt"))
+    action, state = loaded.predict(obs)
+    again, _ = fresh.predict(obs)
+    assert action.shape == () and int(action) == int(again)
+    # the state carries the filtered model state and the action taken
+    batch = {k: np.stack([v, v]) for k, v in obs.items()}
+    actions, state = loaded.predict(batch)
+    assert state[0].shape[0] == 2 and np.array_equal(state[2], actions)
+    actions2, state2 = loaded.predict(batch, state, np.array([False, True]))
+    assert actions2.shape == (2,) and not np.array_equal(state2[0][0], state[0][0])
+    with pytest.raises(ValueError, match="8x8"):
+        loaded.predict({"image": np.zeros((2, 16, 16), np.uint8), "position": np.zeros(2, np.int64)})
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    whole = train_planet(_cfg(cycles=3, eval_every=1), str(tmp_path / "whole"), progress=False)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(cycle, record):
+        if cycle == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_planet(_cfg(cycles=3, eval_every=1), str(tmp_path / "cut"), progress=False, on_cycle=stop_after_first)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train_planet(_cfg(cycles=3, eval_every=1), str(tmp_path / "cut"), progress=False)
+    with pytest.raises(ValueError, match="batch"):
+        train_planet(_cfg(cycles=3, eval_every=1, batch=9), str(tmp_path / "cut"), resume=True, progress=False)
+    resumed = train_planet(_cfg(cycles=3, eval_every=1), str(tmp_path / "cut"), resume=True, progress=False)
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert whole.info == resumed.info
+    hist_a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["history"]
+    hist_b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["history"]
+    assert json.loads(hist_a) == json.loads(hist_b)
+
+
+def test_corrupt_or_mismatched_files_are_clear_errors(tmp_path):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError):
+        load_agent(str(path))
+    with pytest.raises(FileNotFoundError):
+        load_agent(str(tmp_path / "missing.pt"))
+    agent = PlaNetAgent(
+        build_model("conv", 8, 16, 4, 32, 16),
+        {"model": "conv", "size": 8, "deter": 16, "stoch": 4, "hidden": 32, "embed": 16},
+        PlaNetConfig().cem(),
+    )
+    agent.save(str(tmp_path / "a.pt"))
+    state = torch.load(tmp_path / "a.pt", weights_only=True)
+    state["model_args"]["deter"] = 8
+    torch.save(state, tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="do not fit"):
+        load_agent(str(tmp_path / "b.pt"))
+    torch.save({"format": "vingrid-bc-checkpoint-v1"}, tmp_path / "c.pt")
+    with pytest.raises(ValueError):
+        load_agent(str(tmp_path / "c.pt"))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"model": "lstm"}, "model"),
+        ({"explore": 1.5}, "explore"),
+        ({"kl_balance": 1.0}, "kl_balance"),
+        ({"elites": 2000}, "elites"),
+        ({"cycles": 0}, "cycles"),
+        ({"env_id": "CartPole-v1"}, "CartPole"),
+        ({"lr": 0.0}, "lr"),
+    ],
+)
+def test_bad_settings_are_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        PlaNetConfig(**kw)
+
+
+def test_the_cli_trains_refuses_a_used_logdir_and_eval_scores_the_agent(tmp_path, capsys):
+    from eval.__main__ import main as eval_main
+    from train.__main__ import main as train_main
+
+    logdir = str(tmp_path / "p")
+    flags = [f"{k}={v}" for k, v in TINY.items() if k != "env_id"]
+    assert train_main(["planet", "--env", "VINGrid-8x8-v0", "--logdir", logdir, "--no-progress", *flags]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["agent"] == os.path.join(logdir, "model.pt") and report["env_steps"] > 0
+    assert train_main(["planet", "--env", "VINGrid-8x8-v0", "--logdir", logdir, "--no-progress", *flags]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert eval_main(["--model", report["agent"], "--env", "VINGrid-8x8-v0", "--episodes", "5", "--no-progress"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scored["episodes"] == 5 and scored["action_accuracy"] is None
+    with pytest.raises(SystemExit):
+        train_main(["planet", "--env", "VINGrid-8x8-v0", "--logdir", logdir, "horizon=0"])
