@@ -109,18 +109,14 @@ class PlaNetAgent:
         fresh = np.ones(n, dtype=bool) if state is None else np.zeros(n, dtype=bool)
         if episode_start is not None:
             fresh |= np.asarray(episode_start, dtype=bool).reshape(n)
-        first, _ = self.act(images, positions, None, None)
-        actions, filtered = first, self.model.update(None, None, draw_frames(images, positions))
+        frames = draw_frames(images, positions)
+        filtered = self.model.update(None, None, frames)
         if state is not None and not fresh.all():
             prev = RSSMState(torch.from_numpy(state[0]), torch.from_numpy(state[1]))
-            cont, cont_state = self.act(images, positions, prev, torch.from_numpy(state[2]).long())
-            keep = torch.from_numpy(~fresh)
-            actions = torch.where(keep, cont, first)
-            shape = (n,) + (1,) * (filtered.h.dim() - 1)
-            filtered = RSSMState(
-                torch.where(keep.view(shape), cont_state.h, filtered.h),
-                torch.where(keep.view(shape), cont_state.s, filtered.s),
-            )
+            cont = self.model.update(prev, torch.from_numpy(state[2]).long(), frames)
+            keep = torch.from_numpy(~fresh).view((n,) + (1,) * (filtered.h.dim() - 1))
+            filtered = RSSMState(torch.where(keep, cont.h, filtered.h), torch.where(keep, cont.s, filtered.s))
+        actions = self.plan(filtered)
         out = actions.numpy()
         new_state = (filtered.h.numpy(), filtered.s.numpy(), out.astype(np.int64))
         return (out[0] if single else out), new_state

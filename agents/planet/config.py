@@ -57,7 +57,7 @@ class PlaNetConfig:
     """Weight of the KL term (PlaNet's 1; see the README for why lower)."""
     kl_balance: float = 0.8
     """DreamerV2's KL balancing: the share of the KL gradient that moves the prior (0.5: plain KL)."""
-    open_loop: float = 1.0
+    open_loop: float = 0.0
     """Weight of the open-loop terms of the loss (frames, rewards and ends of the prior's rollout
     from each chunk's first state: what the planner imagines; 0: PlaNet's loss)."""
     reward_scale: float = 10.0
