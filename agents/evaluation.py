@@ -168,6 +168,22 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any, accuracy: bool = True) -> Eval
     )
 
 
+def batch_observation(observation: dict[str, Any], size: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A ``predict`` call's observation as a batch: ``(images (n, 2, H, W), positions (n, 2),
+    single)``, ``single`` when one observation was given (``image`` (2, H, W), ``position`` (2,)).
+
+    :raises ValueError: the maps are not ``size x size`` (the agent was trained on that size).
+    """
+    image = np.asarray(observation["image"])
+    position = np.asarray(observation["position"])
+    single = image.ndim == 3
+    if single:
+        image, position = image[None], position[None]
+    if image.shape[-2:] != (size, size):
+        raise ValueError(f"the agent was trained on {size}x{size} maps, got {image.shape[-2:]}")
+    return image, position, single
+
+
 def predict_act_fn(model: Any, ep: Episodes, deterministic: bool = True) -> ActFn:
     """An :data:`ActFn` for any agent with SB3's ``predict(obs, state, episode_start, deterministic)``,
     carrying each episode's state (an RNN's, for one) from step to step: for agents with memory,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.evaluation import batch_observation
 from agents.planet.cem import CEMConfig, cem_plan
 from agents.planet.conv_rssm import ConvRSSM
 from agents.planet.rssm import RSSM, LatentModel, RSSMState
@@ -97,13 +98,7 @@ class PlaNetAgent:
             action either way (its sampling follows the agent's seeded generator).
         :return: the action (shape () for one observation, (n,) for a batch) and the new state.
         """
-        image = np.asarray(observation["image"])
-        position = np.asarray(observation["position"])
-        single = image.ndim == 3
-        if single:
-            image, position = image[None], position[None]
-        if image.shape[-2:] != (self.size, self.size):
-            raise ValueError(f"the agent was trained on {self.size}x{self.size} maps, got {image.shape[-2:]}")
+        image, position, single = batch_observation(observation, self.size)
         images, positions = torch.from_numpy(image.astype(np.float32)), torch.from_numpy(position.astype(np.int64))
         n = image.shape[0]
         fresh = np.ones(n, dtype=bool) if state is None else np.zeros(n, dtype=bool)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.evaluation import batch_observation
 from agents.worldmodels.frames import draw_frames
 from agents.worldmodels.mdnrnn import MDNRNN
 from agents.worldmodels.vae import ConvVAE
@@ -94,13 +95,7 @@ class WorldModelAgent:
         :return: the action (an int array: shape () for one observation, (n,) for a batch) and the
             new state.
         """
-        image = np.asarray(observation["image"])
-        position = np.asarray(observation["position"])
-        single = image.ndim == 3
-        if single:
-            image, position = image[None], position[None]
-        if image.shape[-2:] != (self.size, self.size):
-            raise ValueError(f"the agent was trained on {self.size}x{self.size} maps, got {image.shape[-2:]}")
+        image, position, single = batch_observation(observation, self.size)
         n = image.shape[0]
         if state is None:
             state = self.initial_state(n)
