@@ -7,7 +7,8 @@ Decisions per second with PlaNet's default CEM (H=12, I=10, J=1000, K=100) at 8x
 a time. Both ways use the same sampling code; the oracle (:class:`agents.planet.oracle.TrueModel`)
 scores sequences with numpy, so these figures bound the planner's own cost, not a learned model's.
 
-Then the same with the learned model, the spatial RSSM at its default sizes
+Then the same with the learned model, the spatial RSSM with the default settings of
+:class:`agents.planet.config.PlaNetConfig`
 (:class:`agents.planet.conv_rssm.ConvRSSM`; the cost does not depend on the weights, so they
 are untrained here): ``--model-envs`` problems batched, with PlaNet's default CEM and with the
 small settings of ``hyperparams/planet.yml``, the model's tensors in the default (NCHW) memory
@@ -52,12 +53,14 @@ def decisions_per_second(size: int, envs: int, batched: bool, repeats: int) -> f
 
 def model_decisions_per_second(size: int, envs: int, cfg: object, channels_last: bool) -> float:
     from agents.planet.cem import CEMConfig, cem_plan
+    from agents.planet.config import PlaNetConfig
     from agents.planet.conv_rssm import ConvRSSM
     from gridworld_env.core import N_ACTIONS
 
     assert isinstance(cfg, CEMConfig)
     torch.manual_seed(0)
-    model = ConvRSSM(3, size).eval()
+    c = PlaNetConfig()  # the default model's settings
+    model = ConvRSSM(3, size, c.deter, c.stoch, c.hidden, c.embed, c.latent, c.classes, c.frame_posterior).eval()
     state = model.initial(envs)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -7,12 +7,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from torch.distributions import Normal
 
 from agents.planet.agent import PlaNetAgent, build_model, load_agent
 from agents.planet.config import PlaNetConfig
 from agents.planet.conv_rssm import ConvRSSM
 from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, random_chunks, training_maps
-from agents.planet.rssm import rssm_loss
+from agents.planet.diagnostics import open_loop_check
+from agents.planet.rssm import LatentModel, RSSMState, rssm_loss
 from agents.planet.train import train_planet
 
 TINY = {
@@ -72,23 +74,33 @@ def test_the_buffer_samples_masked_chunks_and_round_trips():
         ReplayBuffer(8, 9).sample(np.random.default_rng(0), 2, 3)
 
 
-def test_the_spatial_rssms_fast_imagination_equals_the_generic_one():
-    """ConvRSSM.imagine_returns (action maps once, prior means only) gives LatentModel's figures."""
-    from agents.planet.rssm import LatentModel, RSSMState
+@pytest.mark.parametrize("latent", ["gaussian", "categorical"])
+def test_the_spatial_rssms_fast_imagination_equals_the_generic_one(latent):
+    """ConvRSSM.imagine_returns (action maps once, prior points from their statistics) gives
+    LatentModel's figures."""
+    from agents.planet.rssm import point
 
     torch.manual_seed(0)
-    model = ConvRSSM(3, 8).eval()
-    state = RSSMState(torch.rand(3, model.width, 8, 8) * 2 - 1, torch.randn(3, 4, 8, 8))
+    model = ConvRSSM(3, 8, latent=latent).eval()
+    h = torch.rand(3, model.width, 8, 8) * 2 - 1
+    state = RSSMState(h, point(model.initial_prior(h)) if latent == "categorical" else torch.randn(3, 4, 8, 8))
     seq = torch.randint(0, 8, (3, 7, 5))
     fast, generic = model.imagine_returns(state, seq), LatentModel.imagine_returns(model, state, seq)
     assert fast.shape == (3, 7) and torch.allclose(fast, generic, atol=1e-5)
     assert fast.std() > 0  # the sequences are told apart
+    discounted = model.imagine_returns(state, seq, 0.5)
+    assert torch.allclose(discounted, LatentModel.imagine_returns(model, state, seq, 0.5), atol=1e-5)
+    # only the first move's reward keeps its full weight
+    first = model.imagine_returns(state, seq[:, :, :1])
+    assert torch.allclose(model.imagine_returns(state, seq, 1e-6), first, atol=1e-4)
+    assert not torch.allclose(discounted, fast)
 
 
-def test_the_spatial_rssm_loss_falls_on_tiny_data_with_its_open_loop_terms():
+@pytest.mark.parametrize("latent", ["gaussian", "categorical"])
+def test_the_spatial_rssm_loss_falls_on_tiny_data_with_its_open_loop_terms(latent):
     torch.manual_seed(0)
     data = random_chunks(8, 32, 8, seed=0)
-    model = ConvRSSM(3, 8)
+    model = ConvRSSM(3, 8, latent=latent)
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     outs = []
     for _ in range(40):
@@ -107,10 +119,11 @@ def _cfg(**kw):
 
 
 def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
-    agent = train_planet(_cfg(), str(tmp_path / "run"), progress=False)
+    agent = train_planet(_cfg(discount=0.9), str(tmp_path / "run"), progress=False)
     assert os.path.exists(tmp_path / "run" / "model.pt") and os.path.isdir(tmp_path / "run" / "tb")
     assert agent.info["env_steps"] > 0 and agent.info["episodes"] == 40 + 2 * 4
     loaded = load_agent(str(tmp_path / "run" / "model.pt"))
+    assert loaded.discount == 0.9 and load_agent(str(tmp_path / "run" / "model.pt"), discount=1.0).discount == 1.0
     from agents.zoo import load_model
 
     zoo = load_model(str(tmp_path / "run" / "model.pt"))
@@ -132,6 +145,11 @@ def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
     assert actions2.shape == (2,) and not np.array_equal(state2[0][0], state[0][0])
     with pytest.raises(ValueError, match="8x8"):
         loaded.predict({"image": np.zeros((2, 16, 16), np.uint8), "position": np.zeros(2, np.int64)})
+
+
+def test_a_run_without_collection_learns_from_its_seed_episodes_alone(tmp_path):
+    agent = train_planet(_cfg(collect_episodes=0, cycles=1, eval_every=5), str(tmp_path / "r"), progress=False)
+    assert agent.info["episodes"] == TINY["seed_episodes"] and agent.info["cycles"] == 1
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
@@ -157,6 +175,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     hist_a = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["history"]
     hist_b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["history"]
     assert json.loads(hist_a) == json.loads(hist_b)
+    # every cycle records how well the model imagines (the open-loop check on validation maps)
+    assert {"open_agent", "open_agent_last", "open_reward_mse"} <= set(json.loads(hist_a)[0])
 
 
 def test_corrupt_or_mismatched_files_are_clear_errors(tmp_path):
@@ -192,6 +212,11 @@ def test_corrupt_or_mismatched_files_are_clear_errors(tmp_path):
         ({"cycles": 0}, "cycles"),
         ({"env_id": "CartPole-v1"}, "CartPole"),
         ({"lr": 0.0}, "lr"),
+        ({"latent": "beta"}, "latent"),
+        ({"model": "flat", "latent": "categorical"}, "flat model"),
+        ({"classes": 1}, "classes"),
+        ({"collect_episodes": -1}, "collect_episodes"),
+        ({"discount": 0.0}, "discount"),
     ],
 )
 def test_bad_settings_are_refused(kw, match):
@@ -215,3 +240,60 @@ def test_the_cli_trains_refuses_a_used_logdir_and_eval_scores_the_agent(tmp_path
     assert scored["episodes"] == 5 and scored["action_accuracy"] is None
     with pytest.raises(SystemExit):
         train_main(["planet", "--env", "VINGrid-8x8-v0", "--logdir", logdir, "horizon=0"])
+
+
+class _PerfectModel(LatentModel):
+    """A hand-built model that imagines exactly the env's rule: ``h`` is the frame plus planes of
+    the last reward and of the episode's end; ``s`` is empty (nothing is uncertain)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Identity()
+
+    def initial(self, batch: int) -> RSSMState:
+        return RSSMState(torch.zeros(batch, 5, 8, 8), torch.zeros(batch, 0, 8, 8))
+
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Normal:
+        return Normal(torch.zeros(embed.shape[0], 0, 8, 8), torch.ones(embed.shape[0], 0, 8, 8))
+
+    def update(self, state, action, frame):  # type: ignore[no-untyped-def]
+        return RSSMState(torch.cat([frame, torch.zeros_like(frame[:, :2])], 1), torch.zeros(frame.shape[0], 0, 8, 8))
+
+    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Normal]:
+        from gridworld_env.core import ACTIONS
+
+        frame = state.h[:, :3].clone()
+        b = frame.shape[0]
+        cell = frame[:, 2].flatten(1).argmax(-1)
+        row, col = cell // 8, cell % 8
+        delta = torch.tensor(ACTIONS)[action]
+        nr, nc = row + delta[:, 0], col + delta[:, 1]
+        inside = (nr >= 0) & (nr < 8) & (nc >= 0) & (nc < 8)
+        idx = torch.arange(b)
+        hit = ~inside | (frame[idx, 0, nr.clamp(0, 7), nc.clamp(0, 7)] > 0)
+        nr, nc = torch.where(hit, row, nr), torch.where(hit, col, nc)
+        goal = frame[idx, 1, nr, nc] > 0
+        frame[:, 2] = 0
+        frame[idx, 2, nr, nc] = 1
+        reward = torch.where(hit, -1.0, torch.where(goal, 1.0, -0.01))
+        planes = torch.stack([reward, goal.float()], 1)[:, :, None, None].expand(b, 2, 8, 8)
+        return torch.cat([frame, planes], 1), self.posterior(frame, frame)
+
+    def decode(self, feats: torch.Tensor) -> torch.Tensor:
+        return feats[:, :3] * 20 - 10
+
+    def reward(self, feats: torch.Tensor) -> torch.Tensor:
+        return feats[:, 3].mean((1, 2))
+
+    def end_logit(self, feats: torch.Tensor) -> torch.Tensor:
+        return feats[:, 4].mean((1, 2)) * 20 - 10
+
+
+def test_the_open_loop_check_scores_a_perfect_model_perfectly_and_an_untrained_one_poorly():
+    data = random_chunks(8, 64, 8, seed=3)
+    perfect = open_loop_check(_PerfectModel(), data)
+    assert len(perfect["agent"]) == 7
+    assert min(perfect["agent"]) == 1.0 and max(perfect["reward_mse"]) < 1e-10 and max(perfect["end_error"]) == 0.0
+    torch.manual_seed(0)
+    untrained = open_loop_check(ConvRSSM(3, 8, latent="categorical"), data)
+    assert max(untrained["agent"]) < 0.5 and min(untrained["reward_mse"]) > 0.01

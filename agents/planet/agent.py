@@ -36,11 +36,31 @@ def channels_last(model: LatentModel) -> LatentModel:
     return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
-def build_model(model: str, size: int, deter: int, stoch: int, hidden: int, embed: int) -> LatentModel:
-    """A fresh ``model`` (``conv`` or ``flat``) for ``size x size`` map frames (3 channels)."""
+def build_model(
+    model: str,
+    size: int,
+    deter: int,
+    stoch: int,
+    hidden: int,
+    embed: int,
+    latent: str = "gaussian",
+    classes: int = 4,
+    frame_posterior: bool = False,
+) -> LatentModel:
+    """A fresh ``model`` (``conv`` or ``flat``) for ``size x size`` map frames (3 channels), with a
+    ``latent`` stochastic state (``gaussian``, or ``categorical`` of ``classes`` classes) and a
+    posterior of the frame alone (``frame_posterior``); the last three are ``conv`` settings."""
     if model not in _MODELS:
         raise ValueError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
-    return channels_last(_MODELS[model](3, size, deter=deter, stoch=stoch, hidden=hidden, embed=embed))
+    if model == "flat":
+        if latent != "gaussian" or frame_posterior:
+            raise ValueError(
+                f"the flat model has Gaussian latents and PlaNet's posterior only, got latent={latent!r}, "
+                f"frame_posterior={frame_posterior}"
+            )
+        return channels_last(RSSM(3, size, deter=deter, stoch=stoch, hidden=hidden, embed=embed))
+    net = ConvRSSM(3, size, deter, stoch, hidden, embed, latent, classes, frame_posterior)
+    return channels_last(net)
 
 
 class PlaNetAgent:
@@ -50,6 +70,8 @@ class PlaNetAgent:
     :param cem: the planner's settings. :param seed: seeds the planner's sampling (CEM is random;
         with the same seed and the same calls the agent repeats its actions).
     :param info: facts about its training kept with it (``env_id``, ``env_steps``).
+    :param discount: the planner's weight ``discount ** t`` on the ``t``-th imagined reward (1:
+        PlaNet's undiscounted return).
     """
 
     def __init__(
@@ -59,7 +81,11 @@ class PlaNetAgent:
         cem: CEMConfig,
         seed: int = 0,
         info: dict[str, Any] | None = None,
+        discount: float = 1.0,
     ) -> None:
+        if not 0 < discount <= 1:
+            raise ValueError(f"discount must be in (0, 1], got {discount}")
+        self.discount = discount
         self.model = channels_last(model).eval()
         self.model_args = dict(model_args)
         self.cem, self.seed = cem, seed
@@ -71,7 +97,11 @@ class PlaNetAgent:
     def plan(self, state: RSSMState) -> torch.Tensor:
         """First actions (B,) of the best sequences CEM finds from the filtered states."""
         seq, _ = cem_plan(
-            lambda s: self.model.imagine_returns(state, s), state.h.shape[0], N_ACTIONS, self.cem, self.generator
+            lambda s: self.model.imagine_returns(state, s, self.discount),
+            state.h.shape[0],
+            N_ACTIONS,
+            self.cem,
+            self.generator,
         )
         return seq[:, 0]
 
@@ -129,12 +159,14 @@ class PlaNetAgent:
                 "cem": [self.cem.horizon, self.cem.iterations, self.cem.candidates, self.cem.elites],
                 "seed": self.seed,
                 "info": self.info,
+                "discount": self.discount,
             },
         )
 
 
-def load_agent(path: str, cem: CEMConfig | None = None) -> PlaNetAgent:
-    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``: other planner settings than its own).
+def load_agent(path: str, cem: CEMConfig | None = None, discount: float | None = None) -> PlaNetAgent:
+    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``, ``discount``: other planner
+    settings than its own).
 
     :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
     """
@@ -149,4 +181,6 @@ def load_agent(path: str, cem: CEMConfig | None = None) -> PlaNetAgent:
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{path}: the stored weights do not fit the stored model settings ({exc})") from exc
-    return PlaNetAgent(model, args, cem or CEMConfig(*state["cem"]), state["seed"], state.get("info"))
+    if discount is None:
+        discount = float(state.get("discount", 1.0))
+    return PlaNetAgent(model, args, cem or CEMConfig(*state["cem"]), state["seed"], state.get("info"), discount)

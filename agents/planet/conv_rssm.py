@@ -1,20 +1,24 @@
 """The spatial RSSM: PlaNet's state-space model with a latent map instead of a latent vector.
 
-Every cell of the ``N x N`` map carries its own deterministic state ``h`` and stochastic
-Gaussian state ``s`` (S channels). The transition:
+Every cell of the ``N x N`` map carries its own deterministic state ``h`` and stochastic state
+``s``: DreamerV2's categoricals (the default; one-hot samples with straight-through gradients) or
+PlaNet's Gaussian. The transition:
 
-* ``x = ELU(conv3x3([s, h]) + conv3x3(action planes))``: the action's one-hot and a plane of
-  ones, broadcast to every cell (the ones tell the map's edge, a wall, from the zero padding
-  beyond it). The planes are the same for every map, so their convolution is computed once per
-  action and indexed (:meth:`ConvRSSM._action_maps`). One move mixes each cell with its 8
-  neighbours, as far as the agent can go in one step.
+* ``x = ELU(conv3x3([s, h]) + K_a * s + conv3x3(action planes))``. ``K_a`` is a 3x3 kernel over
+  ``s`` of the action ``a`` taken (a move shifts what ``s`` holds by the action's offset, a
+  product of state and action that a sum of their convolutions learns slowly). The action
+  planes are its one-hot and a plane of ones, broadcast to every cell (the ones tell the map's
+  edge, a wall, from the zero padding beyond it); they are the same for every map, so their
+  convolution is computed once per action and indexed (:meth:`ConvRSSM._action_maps`). One move
+  mixes each cell with its 8 neighbours, as far as the agent can go in one step.
 * a GRU with an update gate (1x1 convolutions) over ``x`` updates the cell's D memory channels;
   ``h`` is those channels and ``x`` itself, so the move's immediate outcome (did it collide?)
   is in ``h`` without waiting for the gate.
 
-Prior, posterior and frame decoder are 1x1 convolutions per cell. The reward and the
-episode-end logit are per-cell values of ``h``, pooled with the VIN's attention on the agent's
-cell: weights are the softmax over cells of the decoded agent channel (:meth:`ConvRSSM.attention`).
+Prior, posterior and frame decoder are 1x1 convolutions per cell. By default the posterior
+sees the frame alone (``frame_posterior``). The reward and the episode-end logit are per-cell
+values of ``h``, pooled with the VIN's attention on the agent's cell: weights are the softmax over
+cells of the decoded agent channel (:meth:`ConvRSSM.attention`).
 
 Why not PlaNet's flat latent (:class:`agents.planet.rssm.RSSM`): its reward head never learned
 collisions on 8x8 maps (reward MSE stuck at the collision penalty's variance, CEM on it at the
@@ -22,19 +26,24 @@ random policy's success), the limit the World Models agent met with a flat ``z``
 latent gives the world model the VIN's own bias (a map updated by local convolutions); PlaNet's
 loss, filtering and planning are unchanged (:class:`LatentModel`). A plain sum of per-cell
 rewards over the map did not learn either. This model is one-pixel-per-cell map frames only.
+What each choice changed is measured in the README (PlaNet section) with
+:func:`agents.planet.diagnostics.open_loop_check`.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Normal
+from torch.distributions import Distribution
 
-from agents.planet.rssm import LatentModel, RSSMState, gaussian
+from agents.planet.rssm import CellCategorical, LatentModel, RSSMState, gaussian
 from gridworld_env.core import N_ACTIONS
 
 #: The agent's channel in a map frame (obstacles, goal, agent).
 AGENT_CHANNEL = 2
+
+#: The stochastic states a model can have: PlaNet's Gaussian or DreamerV2's categoricals.
+LATENTS = ("gaussian", "categorical")
 
 
 def _per_cell(inp: int, hidden: int, out: int) -> nn.Sequential:
@@ -45,23 +54,49 @@ class ConvRSSM(LatentModel):
     """The model; ``channels`` x ``size`` x ``size`` 0/1 frames (one pixel per cell), 8 actions.
 
     :param deter: channels of ``h`` per cell.
-    :param stoch: channels of ``s`` per cell.
+    :param stoch: channels of ``s`` per cell (``gaussian``), or categoricals per cell
+        (``categorical``: ``s`` has ``stoch * classes`` one-hot channels).
     :param hidden: channels of the transition's and the heads' hidden layers.
     :param embed: channels of the frame embedding per cell.
+    :param latent: ``gaussian`` (PlaNet) or ``categorical`` (DreamerV2, straight-through samples).
+    :param classes: classes of each categorical.
+    :param frame_posterior: the posterior sees the frame's embedding only, not ``h`` (PlaNet's sees
+        both). A map frame is the whole state of the env, so the frame alone tells ``s``; so each
+        step's ``s`` is one fixed code of its frame, and the prior learns to predict that code
+        instead of chasing a posterior that can re-encode the frame in a new way every step.
     """
 
     def __init__(
-        self, channels: int, size: int, deter: int = 16, stoch: int = 4, hidden: int = 32, embed: int = 16
+        self,
+        channels: int,
+        size: int,
+        deter: int = 16,
+        stoch: int = 4,
+        hidden: int = 32,
+        embed: int = 16,
+        latent: str = "gaussian",
+        classes: int = 4,
+        frame_posterior: bool = False,
     ) -> None:
         super().__init__()
-        self.channels, self.size, self.deter, self.stoch = channels, size, deter, stoch
+        if latent not in LATENTS:
+            raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
+        if classes < 2:
+            raise ValueError(f"classes must be >= 2, got {classes}")
+        self.latent, self.classes, self.frame_posterior = latent, classes, frame_posterior
+        self.channels, self.size, self.deter = channels, size, deter
+        self.stoch = stoch * classes if latent == "categorical" else stoch  # channels of s
+        stats = self.stoch if latent == "categorical" else 2 * stoch
+        stoch = self.stoch
         self.encoder = nn.Sequential(nn.Conv2d(channels, embed, 3, padding=1), nn.ELU(), nn.Conv2d(embed, embed, 1))
         self.width = deter + hidden  # h holds the GRU state and the transition's input x
         self.inp = nn.Conv2d(stoch + self.width, hidden, 3, padding=1)
         self.action_inp = nn.Conv2d(N_ACTIONS + 1, hidden, 3, padding=1, bias=False)
+        # One 3x3 kernel over s per action (a move shifts what s holds by the action's offset)
+        self.action_kernels = nn.Parameter(torch.randn(N_ACTIONS, hidden, stoch * 9) / (stoch * 9) ** 0.5)
         self.gates = nn.Conv2d(hidden + deter, 2 * deter, 1)
-        self.prior_net = _per_cell(self.width, hidden, 2 * stoch)
-        self.post_net = _per_cell(self.width + embed, hidden, 2 * stoch)
+        self.prior_net = _per_cell(self.width, hidden, stats)
+        self.post_net = _per_cell(embed if frame_posterior else self.width + embed, hidden, stats)
         self.decoder = _per_cell(self.width + stoch, hidden, channels)
         self.reward_head = _per_cell(self.width, hidden, 1)
         self.end_head = _per_cell(self.width, hidden, 1)
@@ -73,8 +108,21 @@ class ConvRSSM(LatentModel):
         n = self.size
         return RSSMState(p.new_zeros(batch, self.width, n, n), p.new_zeros(batch, self.stoch, n, n))
 
-    def initial_prior(self, h: torch.Tensor) -> Normal:
-        return gaussian(self.prior_net(h), 1)
+    def _dist(self, stats: torch.Tensor) -> Distribution:
+        if self.latent == "categorical":
+            return CellCategorical.from_logits(stats, self.classes)
+        return gaussian(stats, 1)
+
+    def _point(self, stats: torch.Tensor) -> torch.Tensor:
+        """:func:`agents.planet.rssm.point` of :meth:`_dist`, straight from the statistics."""
+        if self.latent == "categorical":
+            b, gc, n, m = stats.shape
+            groups = stats.view(b, gc // self.classes, self.classes, n, m)
+            return nn.functional.one_hot(groups.argmax(2), self.classes).permute(0, 1, 4, 2, 3).flatten(1, 2).to(stats)
+        return stats[:, : self.stoch]
+
+    def initial_prior(self, h: torch.Tensor) -> Distribution:
+        return self._dist(self.prior_net(h))
 
     def _action_maps(self) -> torch.Tensor:
         """(8, hidden, N, N): the input convolution's response to each action's planes (the
@@ -85,21 +133,23 @@ class ConvRSSM(LatentModel):
         return self.action_inp(planes[:, :, None, None].expand(N_ACTIONS, N_ACTIONS + 1, n, n).contiguous())
 
     def _step(self, state: RSSMState, action: torch.Tensor, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = nn.functional.elu(self.inp(torch.cat([state.s, state.h], 1)) + maps[action])
+        b, _, n, m = state.s.shape
+        moved = torch.bmm(self.action_kernels[action], nn.functional.unfold(state.s, 3, padding=1))
+        x = nn.functional.elu(self.inp(torch.cat([state.s, state.h], 1)) + maps[action] + moved.view(b, -1, n, m))
         gru = state.h[:, : self.deter]
         z, c = self.gates(torch.cat([x, gru], 1)).chunk(2, 1)
         z = torch.sigmoid(z)
         h = torch.cat([(1 - z) * gru + z * torch.tanh(c), x], 1)
         return h, self.prior_net(h)
 
-    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Normal]:
+    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Distribution]:
         h, stats = self._step(state, action, self._action_maps())
-        return h, gaussian(stats, 1)
+        return h, self._dist(stats)
 
     @torch.no_grad()
-    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor) -> torch.Tensor:
+    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor, discount: float = 1.0) -> torch.Tensor:
         """As :meth:`LatentModel.imagine_returns` (the same figures), with the action maps computed
-        once and the prior's mean taken without its deviation."""
+        once and the prior's point taken from its statistics."""
         b, j, horizon = sequences.shape
         current = state.repeat(j)
         maps = self._action_maps()
@@ -107,14 +157,14 @@ class ConvRSSM(LatentModel):
         total = torch.zeros(b * j, device=state.h.device)
         for t in range(horizon):
             h, stats = self._step(current, sequences[:, :, t].reshape(-1), maps)
-            current = RSSMState(h, stats[:, : self.stoch])
+            current = RSSMState(h, self._point(stats))
             feats = current.features()
-            total += alive * self.reward(feats)
+            total += discount**t * alive * self.reward(feats)
             alive = alive * (1 - torch.sigmoid(self.end_logit(feats)))
         return total.view(b, j)
 
-    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Normal:
-        return gaussian(self.post_net(torch.cat([h, embed], 1)), 1)
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Distribution:
+        return self._dist(self.post_net(embed if self.frame_posterior else torch.cat([h, embed], 1)))
 
     def decode(self, feats: torch.Tensor) -> torch.Tensor:
         return self.decoder(feats)

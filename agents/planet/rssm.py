@@ -1,6 +1,7 @@
 """PlaNet's recurrent state-space model (RSSM) for VINGrid frames.
 
-The state is a deterministic GRU state ``h`` and a stochastic Gaussian state ``s``:
+The state is a deterministic GRU state ``h`` and a stochastic state ``s`` (Gaussian here, as in
+PlaNet; :class:`CellCategorical` gives the spatial model DreamerV2's categoricals):
 
 * transition: ``h_t = GRU(h_{t-1}, [s_{t-1}, a_{t-1}])``; prior ``p(s_t | h_t)``;
 * posterior ``q(s_t | h_t, e_t)`` with ``e_t`` the convolutional embedding of frame ``t``;
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Distribution, Normal, OneHotCategoricalStraightThrough, kl_divergence
 
 from gridworld_env.core import N_ACTIONS
 
@@ -50,6 +51,45 @@ def gaussian(stats: torch.Tensor, dim: int = -1) -> Normal:
     return Normal(mean, nn.functional.softplus(std) + 0.1)
 
 
+class CellCategorical(OneHotCategoricalStraightThrough):
+    """DreamerV2's discrete latent on a map: per cell, ``groups`` categoricals of ``classes``
+    classes each, given as (B, groups * classes, N, N) logits and sampled as one-hot maps of the
+    same shape with straight-through gradients. A share ``unimix`` of each distribution is uniform
+    (DreamerV3), so no KL is infinite."""
+
+    def __init__(self, probs: torch.Tensor) -> None:
+        super().__init__(probs=probs, validate_args=False)
+
+    @classmethod
+    def from_logits(cls, logits: torch.Tensor, classes: int, unimix: float = 0.01) -> CellCategorical:
+        b, gc, n, m = logits.shape
+        probs = logits.view(b, gc // classes, classes, n, m).permute(0, 1, 3, 4, 2).softmax(-1)
+        return cls(probs * (1 - unimix) + unimix / classes)
+
+    @staticmethod
+    def to_map(x: torch.Tensor) -> torch.Tensor:
+        """(B, G, N, N, C) -> (B, G * C, N, N)."""
+        return x.permute(0, 1, 4, 2, 3).flatten(1, 2)
+
+    def rsample(self, sample_shape: torch.Size | list[int] | tuple[int, ...] = ()) -> torch.Tensor:
+        assert tuple(sample_shape) == (), "CellCategorical draws one sample per call"
+        return self.to_map(super().rsample())
+
+    def mode_map(self) -> torch.Tensor:
+        """The most likely class of each categorical, one-hot, as a map."""
+        probs = self.probs
+        return self.to_map(nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs))
+
+
+def point(d: Distribution) -> torch.Tensor:
+    """The one state a distribution stands for when acting and imagining: a Gaussian's mean, a
+    categorical's most likely class."""
+    if isinstance(d, CellCategorical):
+        return d.mode_map()
+    assert isinstance(d, Normal), f"no point estimate for {type(d).__name__}"
+    return d.mean
+
+
 class LatentModel(nn.Module):
     """What every RSSM does with its parts: filter observed sequences, update a state by one frame,
     and score action sequences in imagination. A subclass defines ``encoder`` and the methods
@@ -61,14 +101,14 @@ class LatentModel(nn.Module):
     def initial(self, batch: int) -> RSSMState:
         raise NotImplementedError
 
-    def initial_prior(self, h: torch.Tensor) -> Normal:
+    def initial_prior(self, h: torch.Tensor) -> Distribution:
         raise NotImplementedError
 
-    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Normal]:
+    def transition(self, state: RSSMState, action: torch.Tensor) -> tuple[torch.Tensor, Distribution]:
         """The next ``h`` and the prior over the next ``s``, after ``action`` (B,) int64."""
         raise NotImplementedError
 
-    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Normal:
+    def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Distribution:
         raise NotImplementedError
 
     def decode(self, feats: torch.Tensor) -> torch.Tensor:
@@ -85,7 +125,7 @@ class LatentModel(nn.Module):
 
     def observe(
         self, frames: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[list[RSSMState], list[Normal], list[Normal]]:
+    ) -> tuple[list[RSSMState], list[Distribution], list[Distribution]]:
         """Filter a batch of sequences: frames (B, T, C, N, N) float, actions (B, T) int64 where
         ``actions[:, t]`` led from frame ``t - 1`` to frame ``t`` (``actions[:, 0]`` is ignored).
 
@@ -112,27 +152,28 @@ class LatentModel(nn.Module):
     def update(self, state: RSSMState | None, action: torch.Tensor | None, frame: torch.Tensor) -> RSSMState:
         """The filtered state after one more frame (B, C, N, N): from ``state`` by ``action`` (B,),
         or from the initial state for the first frame of an episode (``state is None``). The
-        stochastic state is the posterior mean (acting is deterministic given the frames)."""
+        stochastic state is the posterior's :func:`point` (acting is deterministic given the frames)."""
         if state is None or action is None:
             h = self.initial(frame.shape[0]).h
         else:
             h, _ = self.transition(state, action)
-        return RSSMState(h, self.posterior(h, self.encoder(frame)).mean)
+        return RSSMState(h, point(self.posterior(h, self.encoder(frame))))
 
     @torch.no_grad()
-    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor) -> torch.Tensor:
+    def imagine_returns(self, state: RSSMState, sequences: torch.Tensor, discount: float = 1.0) -> torch.Tensor:
         """(B, J) predicted returns of (B, J, H) action sequences from the states of B problems:
-        the prior's mean rollout, each predicted reward weighted by the predicted probability that
-        the episode has not ended before it."""
+        the prior's :func:`point` rollout, each predicted reward weighted by the predicted probability that
+        the episode has not ended before it, and by ``discount ** t`` for the ``t``-th move
+        (PlaNet's 1: undiscounted)."""
         b, j, horizon = sequences.shape
         current = state.repeat(j)
         alive = torch.ones(b * j, device=state.h.device)
         total = torch.zeros(b * j, device=state.h.device)
         for t in range(horizon):
             h, prior = self.transition(current, sequences[:, :, t].reshape(-1))
-            current = RSSMState(h, prior.mean)
+            current = RSSMState(h, point(prior))
             feats = current.features()
-            total += alive * self.reward(feats)
+            total += discount**t * alive * self.reward(feats)
             alive = alive * (1 - torch.sigmoid(self.end_logit(feats)))
         return total.view(b, j)
 
@@ -190,7 +231,10 @@ class RSSM(LatentModel):
         return self.end_head(feats).squeeze(-1)
 
 
-def _detached(d: Normal) -> Normal:
+def _detached(d: Distribution) -> Distribution:
+    if isinstance(d, CellCategorical):
+        return CellCategorical(d.probs.detach())
+    assert isinstance(d, Normal), f"cannot detach {type(d).__name__}"
     return Normal(d.mean.detach(), d.stddev.detach())
 
 
@@ -218,7 +262,7 @@ def rssm_loss(
     :param kl_balance: DreamerV2's KL balancing, the share of the KL's gradient that moves the
         prior (0.5: the plain KL).
     :param open_loop: weight of the open-loop terms (0: none): frames, rewards and ends predicted by
-        the prior's mean rolled forward from the chunk's first state with its actions, as the
+        the prior's :func:`point` rolled forward from the chunk's first state with its actions, as the
         planner imagines them (observation overshooting).
     :param reward_scale: weight of the reward and episode-end terms against the frame's (a map
         frame has 3 x N x N pixels and one reward).
@@ -252,7 +296,9 @@ def rssm_loss(
         state, feats_ol = states[0], []
         for step in range(1, t):
             h, prior = model.transition(state, actions[:, step])
-            state = RSSMState(h, prior.mean)
+            # A categorical's point (argmax) passes no gradient to the prior; its straight-through
+            # sample does, and is a one-hot like the point.
+            state = RSSMState(h, prior.rsample() if isinstance(prior, CellCategorical) else point(prior))
             feats_ol.append(state.features())
         flat = torch.stack(feats_ol, 1).flatten(0, 1)
         logits = model.decode(flat).view(b, t - 1, *frames.shape[2:])

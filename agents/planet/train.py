@@ -28,8 +28,9 @@ from agents.checkpoints import load_state, prepare_run_dir, save_state
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes
 from agents.planet.agent import PlaNetAgent, build_model
 from agents.planet.config import PlaNetConfig
-from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, training_maps
-from agents.planet.rssm import rssm_loss
+from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, to_tensors, training_maps
+from agents.planet.diagnostics import open_loop_check
+from agents.planet.rssm import LatentModel, rssm_loss
 from gridworld_env.core import N_ACTIONS, observation_images
 
 #: Format name of a run's checkpoint (the agent's own is :data:`agents.planet.agent.AGENT_FORMAT`).
@@ -50,6 +51,9 @@ def model_args(cfg: PlaNetConfig) -> dict[str, Any]:
         "stoch": cfg.stoch,
         "hidden": cfg.hidden,
         "embed": cfg.embed,
+        "latent": cfg.latent,
+        "classes": cfg.classes,
+        "frame_posterior": cfg.frame_posterior,
     }
 
 
@@ -73,6 +77,21 @@ def validation_success(agent: PlaNetAgent, size: int, maps: int, chunk: int = 10
     images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
     act = planner_chooser(agent, images, 0.0, np.random.default_rng(0))
     return evaluate_act_fn(act, ep, accuracy=False).success_rate
+
+
+def imagination_scores(model: LatentModel, size: int, chunks: int = 200, length: int = 9) -> dict[str, float]:
+    """:func:`agents.planet.diagnostics.open_loop_check` on random-action chunks of held-out
+    validation maps, averaged over the imagined steps: ``open_agent`` (share of agent cells
+    imagined right), ``open_agent_last`` (the same after ``length - 1`` moves) and
+    ``open_reward_mse``. A model that plans well scores ``open_agent`` near 1."""
+    ep = held_out_episodes(size, chunks, seed=VAL_SEED)
+    played = play_episodes(ep, random_chooser(np.random.default_rng(VAL_SEED)), length)
+    check = open_loop_check(model, to_tensors(ep, played))
+    return {
+        "open_agent": float(np.mean(check["agent"])),
+        "open_agent_last": check["agent"][-1],
+        "open_reward_mse": float(np.mean(check["reward_mse"])),
+    }
 
 
 class _Run:
@@ -115,7 +134,7 @@ class _Run:
         self.history = json.loads(state["history"])
 
     def agent(self, cfg: PlaNetConfig) -> PlaNetAgent:
-        agent = PlaNetAgent(self.model, model_args(cfg), cfg.cem(), cfg.seed, self.info(cfg))
+        agent = PlaNetAgent(self.model, model_args(cfg), cfg.cem(), cfg.seed, self.info(cfg), cfg.discount)
         agent.generator = self.planner_gen
         return agent
 
@@ -224,16 +243,19 @@ def train_planet(
             save_state(ckpt, run.state(cfg))
         while run.cycle < cfg.cycles:
             record = run.train(cfg, cfg.train_steps, bar)
-            run.collect(cfg, cfg.collect_episodes, planner=True)
+            if cfg.collect_episodes > 0:
+                run.collect(cfg, cfg.collect_episodes, planner=True)
             run.cycle += 1
             record.update(cycle=run.cycle, env_steps=run.buffer.steps, episodes=len(run.buffer))
+            record.update(imagination_scores(run.model, cfg.size))
             if run.cycle % cfg.eval_every == 0 or run.cycle == cfg.cycles:
                 record["val_success"] = validation_success(run.agent(cfg), cfg.size, cfg.eval_maps)
             run.history.append(record)
             for key, value in record.items():
                 writer.add_scalar(f"planet/{key}", value, run.buffer.steps)
             if bar is not None:
-                bar.set_postfix({k: round(v, 3) for k, v in record.items() if k in ("reward", "recon", "val_success")})
+                shown = ("reward", "recon", "open_agent", "val_success")
+                bar.set_postfix({k: round(v, 3) for k, v in record.items() if k in shown})
             save_state(ckpt, run.state(cfg))
             if on_cycle is not None:
                 on_cycle(run.cycle, record)
