@@ -16,7 +16,8 @@ import torch
 
 from agents.evaluation import batch_observation
 from agents.planet.cem import CEMConfig, cem_plan
-from agents.planet.conv_rssm import ConvRSSM
+from agents.planet.config import MODELS
+from agents.planet.conv_rssm import ConvRSSM, check_model_settings
 from agents.planet.rssm import RSSM, LatentModel, RSSMState
 from agents.worldmodels.frames import draw_frames
 from gridworld_env.core import N_ACTIONS
@@ -26,8 +27,6 @@ AGENT_FORMAT = "vingrid-planet-checkpoint-v1"
 
 #: ``(h, s, last action)`` per episode, as numpy arrays with the batch first.
 State = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-_MODELS: dict[str, type[LatentModel]] = {"conv": ConvRSSM, "flat": RSSM}
 
 
 def channels_last(model: LatentModel) -> LatentModel:
@@ -50,14 +49,10 @@ def build_model(
     """A fresh ``model`` (``conv`` or ``flat``) for ``size x size`` map frames (3 channels), with a
     ``latent`` stochastic state (``gaussian``, or ``categorical`` of ``classes`` classes) and a
     posterior of the frame alone (``frame_posterior``); the last three are ``conv`` settings."""
-    if model not in _MODELS:
-        raise ValueError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    check_model_settings(model, latent, classes, frame_posterior)
     if model == "flat":
-        if latent != "gaussian" or frame_posterior:
-            raise ValueError(
-                f"the flat model has Gaussian latents and PlaNet's posterior only, got latent={latent!r}, "
-                f"frame_posterior={frame_posterior}"
-            )
         return channels_last(RSSM(3, size, deter=deter, stoch=stoch, hidden=hidden, embed=embed))
     net = ConvRSSM(3, size, deter, stoch, hidden, embed, latent, classes, frame_posterior)
     return channels_last(net)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from agents.config import check_choice, check_positive, check_types
 from agents.planet.cem import CEMConfig
-from agents.planet.conv_rssm import LATENTS
+from agents.planet.conv_rssm import check_model_settings
 from gridworld_env import env_size
 
 #: The world models a run can train: the spatial RSSM (default) or PlaNet's flat one.
@@ -101,14 +101,7 @@ class PlaNetConfig:
         check_types(self)
         env_size(self.env_id)
         check_choice("model", self.model, MODELS)
-        check_choice("latent", self.latent, LATENTS)
-        if self.model == "flat" and (self.latent != "gaussian" or self.frame_posterior):
-            raise ValueError(
-                "the flat model has Gaussian latents and PlaNet's posterior only, "
-                f"got latent={self.latent!r}, frame_posterior={self.frame_posterior}"
-            )
-        if self.classes < 2:
-            raise ValueError(f"classes must be >= 2, got {self.classes}")
+        check_model_settings(self.model, self.latent, self.classes, self.frame_posterior)
         check_positive(
             self,
             (

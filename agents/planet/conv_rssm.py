@@ -46,6 +46,20 @@ AGENT_CHANNEL = 2
 LATENTS = ("gaussian", "categorical")
 
 
+def check_model_settings(model: str, latent: str, classes: int, frame_posterior: bool) -> None:
+    """``ValueError`` for settings no model has: an unknown ``latent``, fewer than 2 ``classes``,
+    or categoricals or a frame posterior asked of the ``flat`` model (PlaNet's, Gaussian only)."""
+    if latent not in LATENTS:
+        raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
+    if classes < 2:
+        raise ValueError(f"classes must be >= 2, got {classes}")
+    if model == "flat" and (latent != "gaussian" or frame_posterior):
+        raise ValueError(
+            "the flat model has Gaussian latents and PlaNet's posterior only, "
+            f"got latent={latent!r}, frame_posterior={frame_posterior}"
+        )
+
+
 def _per_cell(inp: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(inp, hidden, 1), nn.ELU(), nn.Conv2d(hidden, out, 1))
 
@@ -79,10 +93,7 @@ class ConvRSSM(LatentModel):
         frame_posterior: bool = False,
     ) -> None:
         super().__init__()
-        if latent not in LATENTS:
-            raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
-        if classes < 2:
-            raise ValueError(f"classes must be >= 2, got {classes}")
+        check_model_settings("conv", latent, classes, frame_posterior)
         self.latent, self.classes, self.frame_posterior = latent, classes, frame_posterior
         self.channels, self.size, self.deter = channels, size, deter
         self.stoch = stoch * classes if latent == "categorical" else stoch  # channels of s
