@@ -7,19 +7,21 @@ Decisions per second with PlaNet's default CEM (H=12, I=10, J=1000, K=100) at 8x
 a time. Both ways use the same sampling code; the oracle (:class:`agents.planet.oracle.TrueModel`)
 scores sequences with numpy, so these figures bound the planner's own cost, not a learned model's.
 
-Then the same with the learned model, the spatial RSSM with the default settings of
-:class:`agents.planet.config.PlaNetConfig`
-(:class:`agents.planet.conv_rssm.ConvRSSM`; the cost does not depend on the weights, so they
-are untrained here): ``--model-envs`` problems batched, with PlaNet's default CEM and with the
-small settings of ``hyperparams/planet.yml``, the model's tensors in the default (NCHW) memory
-layout against channels-last (what :class:`agents.planet.agent.PlaNetAgent` uses).
+Then with the learned model, the spatial RSSM (:class:`agents.planet.conv_rssm.ConvRSSM`): the
+shipped agent's model where ``agents/pretrained/planet_NxN.pt`` exists, else the default model
+with untrained weights, from the filtered first frames of ``--model-envs`` held-out maps. With the
+small CEM of ``hyperparams/planet.yml``: the prefix-tree imagination against the generic
+candidate-by-candidate rollout (:meth:`agents.planet.rssm.LatentModel.imagine_returns`), both
+batched; with PlaNet's default CEM: the problems batched against one at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,23 +53,51 @@ def decisions_per_second(size: int, envs: int, batched: bool, repeats: int) -> f
     return best
 
 
-def model_decisions_per_second(size: int, envs: int, cfg: object, channels_last: bool) -> float:
-    from agents.planet.cem import CEMConfig, cem_plan
+def _planning_problems(size: int, envs: int) -> tuple[Any, Any, str]:
+    """A model and its filtered states on the first frames of ``envs`` held-out maps: the shipped
+    agent's model where one is shipped for ``size`` (its CEM belief concentrates as a trained model's
+    does, which the tree imagination gains from), else the default model with untrained weights."""
+    from agents.evaluation import held_out_episodes
+    from agents.planet.agent import build_model, load_agent
     from agents.planet.config import PlaNetConfig
-    from agents.planet.conv_rssm import ConvRSSM
+    from agents.planet.train import model_args
+    from agents.worldmodels.frames import draw_frames
+    from agents.zoo import PRETRAINED_DIR
+    from gridworld_env.core import observation_images
+
+    path = os.path.join(PRETRAINED_DIR, f"planet_{size}x{size}.pt")
+    if os.path.exists(path):
+        model, name = load_agent(path).model, f"shipped {os.path.basename(path)}"
+    else:
+        torch.manual_seed(0)
+        model, name = build_model(**model_args(PlaNetConfig(env_id=f"VINGrid-{size}x{size}-v0"))), "untrained"
+    ep = held_out_episodes(size, envs)
+    images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+    frames = draw_frames(images, torch.from_numpy(ep.starts.astype(np.int64)))
+    return model.eval(), model.update(None, None, frames), name
+
+
+def model_decisions_per_second(model: Any, state: Any, cfg: object, batched: bool, tree: bool = True) -> float:
+    """Decisions per second of CEM on a learned model from the filtered ``state`` of B problems:
+    all in one call (``batched``) or one at a time; imagined as a prefix tree
+    (:meth:`agents.planet.conv_rssm.ConvRSSM.imagine_returns`) or candidate by candidate
+    (:meth:`agents.planet.rssm.LatentModel.imagine_returns`, the generic rollout)."""
+    from agents.planet.cem import CEMConfig, cem_plan
+    from agents.planet.rssm import LatentModel
     from gridworld_env.core import N_ACTIONS
 
     assert isinstance(cfg, CEMConfig)
-    torch.manual_seed(0)
-    c = PlaNetConfig()  # the default model's settings
-    model = ConvRSSM(3, size, c.deter, c.stoch, c.hidden, c.embed, c.latent, c.classes, c.frame_posterior).eval()
-    state = model.initial(envs)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        state.h, state.s = (x.contiguous(memory_format=torch.channels_last) for x in (state.h, state.s))
+    imagine = model.imagine_returns if tree else lambda st, s, d: LatentModel.imagine_returns(model, st, s, d)
     gen = torch.Generator().manual_seed(0)
+    envs = state.h.shape[0]
+    groups = [torch.arange(envs)] if batched else [torch.tensor([i]) for i in range(envs)]
+    with torch.no_grad():  # warm-up: the first calls of the convolutions pick their kernels
+        cem_plan(lambda s: imagine(state, s, 0.9), envs, N_ACTIONS, CEMConfig(cfg.horizon, 1, 50, 5), gen)
     t = time.perf_counter()
-    cem_plan(lambda s: model.imagine_returns(state, s), envs, N_ACTIONS, cfg, gen)
+    with torch.no_grad():
+        for g in groups:
+            one = state.select(g)
+            cem_plan(lambda s, one=one: imagine(one, s, 0.9), len(g), N_ACTIONS, cfg, gen)
     return envs / (time.perf_counter() - t)
 
 
@@ -89,18 +119,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     from agents.planet.cem import CEMConfig
 
-    small = CEMConfig(horizon=8, iterations=4, candidates=200, elites=20)
-    print(f"CEM planning with the spatial RSSM, {args.model_envs} problems batched, {torch.get_num_threads()} threads")
-    for size, cfg, name in (
-        (8, small, "H=8, I=4, J=200, K=20"),
-        (8, CEMConfig(), "PlaNet's defaults"),
-        (16, small, "H=8, I=4, J=200, K=20"),
-    ):
-        plain = model_decisions_per_second(size, args.model_envs, cfg, False)
-        last = model_decisions_per_second(size, args.model_envs, cfg, True)
+    small = {8: CEMConfig(8, 4, 200, 20), 16: CEMConfig(12, 4, 200, 20)}  # hyperparams/planet.yml
+    print(f"CEM planning with the spatial RSSM, {args.model_envs} held-out maps' first decisions")
+    for size in (8, 16):
+        model, state, name = _planning_problems(size, args.model_envs)
+        cfg = small[size]
+        generic = model_decisions_per_second(model, state, cfg, True, tree=False)
+        tree = model_decisions_per_second(model, state, cfg, True)
         print(
-            f"  {size}x{size}, {name}: NCHW {plain:7.2f} decisions/s, channels-last {last:7.2f} decisions/s: "
-            f"{last / plain:.2f}x"
+            f"  {size}x{size} ({name}), H={cfg.horizon}, I={cfg.iterations}, J={cfg.candidates}, "
+            f"K={cfg.elites}, batched: candidate by candidate {generic:6.2f} decisions/s, prefix tree "
+            f"{tree:6.2f} decisions/s: {tree / generic:.2f}x"
+        )
+        one = model_decisions_per_second(model, state, CEMConfig(), False)
+        many = model_decisions_per_second(model, state, CEMConfig(), True)
+        print(
+            f"  {size}x{size} ({name}), PlaNet's defaults, prefix tree: one env at a time {one:6.3f} "
+            f"decisions/s, {args.model_envs} batched {many:6.3f} decisions/s: {many / one:.2f}x"
         )
 
 

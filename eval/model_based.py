@@ -1,8 +1,10 @@
-"""The model-based table: World Models (later PlaNet) beside the VIN and the CNN, on one metric.
+"""The model-based table: World Models and PlaNet beside the VIN and the CNN, on one metric.
 
     python -m eval.model_based [--wm 8=runs/wm8 16=runs/wm16] [--wm-z 8=runs/wm8_z]
-                               [--wm-pixels 8=runs/wm8_pixels] [--episodes 1000]
-                               [--out results/model_based.md] [--overwrite] [--no-progress]
+                               [--wm-pixels 8=runs/wm8_pixels] [--planet 8=runs/planet8]
+                               [--curve-ppo VIN=runs/ppo_vin8 CNN=runs/ppo_cnn8]
+                               [--curve-planet runs/p500 runs/p1000 ...] [--curve-episodes 200]
+                               [--episodes 1000] [--out results/model_based.md] [--overwrite] [--no-progress]
 
 Success on the same held-out test maps (env seeds from 10^9, paper protocol) for each size, and
 the env steps each agent used to learn. The VIN rows score the shipped agents
@@ -10,7 +12,12 @@ the env steps each agent used to learn. The VIN rows score the shipped agents
 ``results/rl_table.md`` (its runs are not shipped); a World Models row scores an agent file (or
 ``LOGDIR/agent.pt``; by default the shipped ``agents/pretrained/wm_<size>.pt`` and
 ``wm_z_<size>.pt``; pixel-frame agents only when given) with the env steps it stored (its random rollouts plus its CMA-ES
-candidates' episodes); uniform random actions are the floor. Sizes without an agent show "-".
+candidates' episodes); a PlaNet row likewise (by default the shipped ``planet_<size>.pt``);
+uniform random actions are the floor. Sizes without an agent show "-".
+
+With ``--curve-ppo`` and ``--curve-planet`` (8x8 run folders) the page gets a data-efficiency
+section, success against env steps, and its plot beside the page (``model_based.png`` for
+``model_based.md``): :mod:`eval.data_efficiency`.
 """
 
 from __future__ import annotations
@@ -64,10 +71,10 @@ def model_based_table(
     rl_table: str,
     progress: bool = False,
     wm_pixels: dict[int, str] | None = None,
+    planet: dict[int, str] | None = None,
 ) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the table (see the module docstring)."""
     from agents.evaluation import evaluate_agent_on_maps, evaluate_policy_on_maps
-    from agents.worldmodels.agent import load_agent
     from agents.zoo import load_model
 
     cells: dict[str, dict[int, tuple[str, str]]] = {}
@@ -84,12 +91,13 @@ def model_based_table(
         (wm, "World Models: V + M + linear C on [z, h]"),
         (wm_z, "World Models: C on z only (no M)"),
         (wm_pixels or {}, "World Models on pixel frames (64x64 RGB): C on [z, h]"),
+        (planet or {}, "PlaNet: spatial RSSM + CEM (learns from random-action episodes)"),
     ):
-        if not runs and label.startswith("World Models on pixel"):
+        if not runs and not label.startswith("World Models:"):
             continue
         cells[label] = {}
         for size, path in runs.items():
-            agent = load_agent(path)
+            agent = load_model(path)
             if agent.size != size:
                 raise ValueError(f"{path} holds a {agent.size}x{agent.size} agent, given for {size}x{size}")
             success = evaluate_agent_on_maps(agent, size, episodes, progress=progress).success_rate
@@ -113,11 +121,43 @@ def _runs(values: Sequence[str] | None, flag: str, shipped: str) -> dict[int, st
         if not sep or not size.isdigit() or int(size) not in SIZES:
             raise ValueError(f"{flag} takes SIZE=PATH with SIZE in {SIZES}, got {item!r}")
         if os.path.isdir(path):
-            path = os.path.join(path, "agent.pt")
+            path = os.path.join(path, "model.pt" if shipped == "planet" else "agent.pt")
         if not os.path.exists(path):
-            raise ValueError(f"{flag} {item}: no agent at {path} (train one with python -m train worldmodels)")
+            trainer = "planet" if shipped == "planet" else "worldmodels"
+            raise ValueError(f"{flag} {item}: no agent at {path} (train one with python -m train {trainer})")
         out[int(size)] = path
     return out
+
+
+def _named(item: str, flag: str) -> tuple[str, str]:
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+        raise ValueError(f"{flag} takes NAME=RUN, got {item!r}")
+    return name, path
+
+
+def efficiency(
+    ppo_runs: list[tuple[str, str]],
+    planet_runs: list[str],
+    wm_agent: str | None,
+    episodes: int,
+    out: str,
+    progress: bool = False,
+) -> str:
+    """The data-efficiency section (:mod:`eval.data_efficiency`); draws the plot beside ``out``."""
+    from eval import data_efficiency as de
+
+    curves = [de.ppo_curve(f"PPO-{name}", path) for name, path in ppo_runs]
+    if planet_runs:
+        curves.append(
+            de.agent_points("PlaNet (runs of more or fewer seed episodes)", planet_runs, 8, episodes, progress)
+        )
+    if wm_agent is not None:
+        curves.append(de.agent_points("World Models ([z, h])", [wm_agent], 8, episodes, progress))
+    png = os.path.splitext(out)[0] + ".png"
+    floor = random_success(8, episodes)
+    de.plot_efficiency(curves, floor, png)
+    return de.efficiency_section(curves, floor, png)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,6 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wm", nargs="*", metavar="SIZE=PATH", help="World Models agents (C on [z, h])")
     parser.add_argument("--wm-z", nargs="*", metavar="SIZE=PATH", help="World Models agents with C on z only")
     parser.add_argument("--wm-pixels", nargs="*", metavar="SIZE=PATH", help="World Models agents on pixel frames")
+    parser.add_argument("--planet", nargs="*", metavar="SIZE=PATH", help="PlaNet agents (default: the shipped ones)")
+    parser.add_argument(
+        "--curve-ppo", nargs="*", default=[], metavar="NAME=RUN", help="8x8 PPO run folders with evaluations"
+    )
+    parser.add_argument("--curve-planet", nargs="*", default=[], metavar="RUN", help="8x8 PlaNet run folders")
+    parser.add_argument(
+        "--curve-episodes", type=int, default=200, help="test maps per PlaNet curve point (default: %(default)s)"
+    )
     parser.add_argument("--episodes", type=int, default=1000, help="test maps per size (default: %(default)s)")
     parser.add_argument("--rl-table", default="results/rl_table.md", help="where the PPO-CNN rows come from")
     parser.add_argument("--out", default="results/model_based.md", help="markdown output (default: %(default)s)")
@@ -138,12 +186,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         wm, wm_z = _runs(args.wm, "--wm", "wm"), _runs(args.wm_z, "--wm-z", "wm_z")
         wm_pixels = _runs(args.wm_pixels or [], "--wm-pixels", "wm_pixels")
+        planet = _runs(args.planet, "--planet", "planet")
+        curve_ppo = [_named(item, "--curve-ppo") for item in args.curve_ppo]
     except ValueError as exc:
         parser.error(str(exc))
+    if args.curve_episodes < 1:
+        parser.error(f"--curve-episodes must be >= 1, got {args.curve_episodes}")
     if os.path.exists(args.out) and not args.overwrite:
         parser.error(f"{args.out} exists: pass --overwrite to replace it, or choose another --out")
-    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, not args.no_progress, wm_pixels)
-    shown = {"[z, h]": wm, "z only": wm_z, "pixel frames": wm_pixels}
+    progress = not args.no_progress
+    extra = ""
+    if curve_ppo or args.curve_planet:
+        try:
+            extra = efficiency(curve_ppo, args.curve_planet, wm.get(8), args.curve_episodes, args.out, progress)
+        except ValueError as exc:
+            parser.error(str(exc))
+    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet)
+    shown = {"[z, h]": wm, "z only": wm_z, "pixel frames": wm_pixels, "PlaNet": planet}
     command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
     description = (
         f"Success on the same {args.episodes} held-out test maps per size (env seeds from 10^9, paper protocol: "
@@ -152,13 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{json.dumps({k: {s: os.path.relpath(p) for s, p in v.items()} for k, v in shown.items()})}, steps = "
         "collected random "
         "rollouts + the controller's CMA-ES episodes; observation: the env's map image unless the row says "
-        "pixel frames. PlaNet will add its row."
+        "pixel frames. PlaNet: steps = its random-action seed episodes (and any planner-collected ones)."
     )
-    print(
-        write_table(
-            args.out, "Model-based agents beside the VIN and the CNN", command.strip(), description, header, rows
-        )
-    )
+    title = "Model-based agents beside the VIN and the CNN"
+    print(write_table(args.out, title, command.strip(), description, header, rows, extra))
     return 0
 
 

@@ -20,9 +20,16 @@ def mean_spread(values: Sequence[float]) -> tuple[float, float]:
 
 
 def write_table(
-    path: str, title: str, command: str, description: str, header: Sequence[str], rows: Sequence[Sequence[str]]
+    path: str,
+    title: str,
+    command: str,
+    description: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    extra: str = "",
 ) -> str:
-    """Write a markdown page (title, the command that made it, a description, one table) and return it."""
+    """Write a markdown page (title, the command that made it, a description, one table, then
+    ``extra`` markdown) and return it."""
     lines = [
         f"# {title}\n",
         f"Command: `{command}`\n",
@@ -31,7 +38,7 @@ def write_table(
         "|" + "---|" * len(header),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n" + (f"\n{extra}" if extra else "")
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write(text)
     return text

@@ -44,7 +44,9 @@ def test_exhaustive_search_equals_enumeration_on_a_non_additive_reward():
     assert seq[0].tolist() == list(every[int(scores.argmax())]) and float(ret[0]) == float(scores.max())
 
 
-@pytest.mark.parametrize("bad", [{"horizon": 0}, {"candidates": 10, "elites": 20}, {"iterations": 1.5}, {"elites": -1}])
+@pytest.mark.parametrize(
+    "bad", [{"horizon": 0}, {"candidates": 10, "elites": 20}, {"iterations": 1.5}, {"elites": -1}, {"repeat": 1.0}]
+)
 def test_bad_cem_settings_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad)) if "candidates" not in bad else "elites"):
         CEMConfig(**bad)
@@ -87,6 +89,34 @@ def test_cem_on_the_true_model_solves_held_out_8x8_maps():
     # 99 % here (100 % with PlaNet's defaults, H = 12, I = 10, J = 1000, K = 100, in 1.3 s)
     assert planned.success_rate >= 0.95 and planned.success_rate > chance + 0.5, (planned.success_rate, chance)
     assert planned.path_ratio < 1.05
+
+
+def test_a_warm_start_and_repeated_first_samples_lift_cem_on_16x16_maps():
+    """At 16x16 the goal is often farther than a random walk of H moves reaches: CEM from scratch
+    with independent steps misses it; the last plan as a candidate (MPC's warm start) keeps a path
+    once found, and samples that repeat their moves reach farther."""
+    ep = held_out_episodes(16, 100)
+    plain = CEMConfig(horizon=12, iterations=4, candidates=200, elites=20)
+    scratch = evaluate_act_fn(planner_act_fn(ep, plain, warm_start=False), ep, accuracy=False).success_rate
+    both = CEMConfig(horizon=12, iterations=4, candidates=200, elites=20, repeat=0.5)
+    better = evaluate_act_fn(planner_act_fn(ep, both), ep, accuracy=False).success_rate
+    assert better >= scratch + 0.1 and better >= 0.85, (scratch, better)
+
+
+def test_the_warm_start_is_a_candidate_and_must_fit_the_batch():
+    """A sequence the belief would almost never sample is kept when it is given as the warm start."""
+    target = torch.tensor([[3, 1, 4, 1, 5, 0, 2, 6]])
+
+    def only_target(seq):  # 1 for the target sequence, 0 for every other
+        return (seq == target[:, None]).all(-1).float()
+
+    cfg = CEMConfig(horizon=8, iterations=2, candidates=20, elites=2)
+    seq, ret = cem_plan(only_target, 1, 8, cfg, torch.Generator().manual_seed(0), init=target)
+    assert torch.equal(seq, target) and ret.item() == 1.0
+    _, cold = cem_plan(only_target, 1, 8, cfg, torch.Generator().manual_seed(0))
+    assert cold.item() == 0.0  # 40 samples of 8^8 sequences do not find it
+    with pytest.raises(ValueError, match="init"):
+        cem_plan(only_target, 2, 8, cfg, init=target)
 
 
 def test_the_rssm_loss_falls_on_tiny_data():

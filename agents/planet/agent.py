@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from agents.evaluation import batch_observation
-from agents.planet.cem import CEMConfig, cem_plan
+from agents.planet.cem import CEMConfig, cem_plan, shifted
 from agents.planet.config import MODELS
 from agents.planet.conv_rssm import ConvRSSM, check_model_settings
 from agents.planet.rssm import RSSM, LatentModel, RSSMState
@@ -25,8 +25,9 @@ from gridworld_env.core import N_ACTIONS
 #: Format name of a saved agent.
 AGENT_FORMAT = "vingrid-planet-checkpoint-v1"
 
-#: ``(h, s, last action)`` per episode, as numpy arrays with the batch first.
-State = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: ``(h, s, last action, plan)`` per episode, as numpy arrays with the batch first; ``plan`` is the
+#: best sequence of the last decision (H,), whose rest warm-starts the next one.
+State = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def channels_last(model: LatentModel) -> LatentModel:
@@ -89,24 +90,33 @@ class PlaNetAgent:
         self.generator = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
-    def plan(self, state: RSSMState) -> torch.Tensor:
-        """First actions (B,) of the best sequences CEM finds from the filtered states."""
+    def plan(self, state: RSSMState, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """The best sequences (B, H) CEM finds from the filtered states; ``previous`` (B, H): the
+        plans of the last decision, whose :func:`agents.planet.cem.shifted` rest is a candidate."""
         seq, _ = cem_plan(
             lambda s: self.model.imagine_returns(state, s, self.discount),
             state.h.shape[0],
             N_ACTIONS,
             self.cem,
             self.generator,
+            init=None if previous is None else shifted(previous),
         )
-        return seq[:, 0]
+        return seq
 
     @torch.no_grad()
     def act(
-        self, images: torch.Tensor, positions: torch.Tensor, state: RSSMState | None, last: torch.Tensor | None
-    ) -> tuple[torch.Tensor, RSSMState]:
-        """Actions for a batch of observations, and the filtered state they were planned from."""
+        self,
+        images: torch.Tensor,
+        positions: torch.Tensor,
+        state: RSSMState | None,
+        last: torch.Tensor | None,
+        previous: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, RSSMState, torch.Tensor]:
+        """Actions for a batch of observations, the filtered state they were planned from, and the
+        plans (B, H) they begin (``previous``: the last decision's plans, see :meth:`plan`)."""
         filtered = self.model.update(state, last, draw_frames(images, positions))
-        return self.plan(filtered), filtered
+        plans = self.plan(filtered, previous)
+        return plans[:, 0], filtered, plans
 
     def predict(
         self,
@@ -136,9 +146,16 @@ class PlaNetAgent:
             cont = self.model.update(prev, torch.from_numpy(state[2]).long(), frames)
             keep = torch.from_numpy(~fresh).view((n,) + (1,) * (filtered.h.dim() - 1))
             filtered = RSSMState(torch.where(keep, cont.h, filtered.h), torch.where(keep, cont.s, filtered.s))
-        actions = self.plan(filtered)
-        out = actions.numpy()
-        new_state = (filtered.h.numpy(), filtered.s.numpy(), out.astype(np.int64))
+        previous = None
+        if state is not None and len(state) > 3:  # warm start from the continuing episodes' plans
+            previous = torch.from_numpy(np.asarray(state[3], dtype=np.int64)).view(n, -1)
+            if previous.shape[1] != self.cem.horizon:
+                previous = None
+            else:
+                previous[torch.from_numpy(fresh)] = 0
+        plans = self.plan(filtered, previous)
+        out = plans[:, 0].numpy()
+        new_state = (filtered.h.numpy(), filtered.s.numpy(), out.astype(np.int64), plans.numpy())
         return (out[0] if single else out), new_state
 
     def save(self, path: str) -> None:
@@ -151,7 +168,7 @@ class PlaNetAgent:
                 "format": AGENT_FORMAT,
                 "model": self.model.state_dict(),
                 "model_args": self.model_args,
-                "cem": [self.cem.horizon, self.cem.iterations, self.cem.candidates, self.cem.elites],
+                "cem": self.cem.as_list(),
                 "seed": self.seed,
                 "info": self.info,
                 "discount": self.discount,

@@ -85,6 +85,11 @@ class PlaNetConfig:
     """CEM: sequences per refit J."""
     elites: int = 100
     """CEM: elite set K."""
+    repeat: float = 0.5
+    """CEM: probability that a first-iteration sample repeats its previous action (0: PlaNet's
+    independent steps). With it and the warm start from the last plan, CEM on the planning oracle
+    (H=12, I=4, J=200, K=20) solves 93.5 % of 200 held-out 16x16 maps against 75 % without either
+    (README, PlaNet section)."""
     discount: float = 0.9
     """CEM: weight ``discount ** t`` of the ``t``-th imagined reward (PlaNet's 1: undiscounted).
     Below 1 a learned model's small errors on the step cost (-0.01) cannot make a detour look as
@@ -140,7 +145,7 @@ class PlaNetConfig:
 
     def cem(self) -> CEMConfig:
         """The planner's settings (checked)."""
-        return CEMConfig(self.horizon, self.iterations, self.candidates, self.elites)
+        return CEMConfig(self.horizon, self.iterations, self.candidates, self.elites, self.repeat)
 
     @property
     def size(self) -> int:

@@ -32,6 +32,8 @@ What each choice changed is measured in the README (PlaNet section) with
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.distributions import Distribution
@@ -114,6 +116,9 @@ class ConvRSSM(LatentModel):
         self.reward_bias = nn.Parameter(torch.zeros(()))
         self.end_bias = nn.Parameter(torch.zeros(()))
 
+    #: Candidates imagined at once at most by :meth:`imagine_returns` (whole problems at a time).
+    IMAGINE_NODES = 1024
+
     def initial(self, batch: int) -> RSSMState:
         p = self.reward_bias
         n = self.size
@@ -157,22 +162,90 @@ class ConvRSSM(LatentModel):
         h, stats = self._step(state, action, self._action_maps())
         return h, self._dist(stats)
 
+    def _imagination_weights(
+        self,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The weights :meth:`imagine_returns` uses, derived from the model's own (so they are the
+        same function), over the features ``[h, s]``:
+
+        * per action ``a`` the input convolution with ``K_a`` added on its ``s`` channels (8,
+          hidden, F, 3, 3) and its bias plus the action's planes' response (8, hidden, N, N): one
+          convolution per action is ``inp([s, h]) + K_a * s + action maps``;
+        * the first layers of the reward head, the end head and the decoder's agent channel as one
+          1x1 convolution (3 hidden, F) with its bias, and their second layers as one grouped 1x1
+          convolution (3, hidden) with its bias.
+        """
+        w, hidden, stoch = self.inp.weight, self.inp.out_channels, self.stoch
+        kernels = self.action_kernels.view(N_ACTIONS, hidden, stoch, 3, 3)
+        folded = w.expand(N_ACTIONS, *w.shape).clone()
+        folded[:, :, :stoch] += kernels
+        folded = torch.cat([folded[:, :, stoch:], folded[:, :, :stoch]], 2)  # [s, h] -> [h, s]
+        assert self.inp.bias is not None
+        maps = self._action_maps() + self.inp.bias[:, None, None]
+        layers = [
+            (cast(nn.Conv2d, m[0]), cast(nn.Conv2d, m[2])) for m in (self.reward_head, self.end_head, self.decoder)
+        ]
+        first = [a.weight.flatten(1) for a, _ in layers]
+        first[0], first[1] = (nn.functional.pad(x, (0, stoch)) for x in first[:2])  # no s in those heads
+        rows = (0, 0, AGENT_CHANNEL)  # the output each second layer keeps
+        second = torch.cat([b.weight[r : r + 1].flatten(1) for (_, b), r in zip(layers, rows)])
+        bias = [cast(torch.Tensor, a.bias) for a, _ in layers]
+        second_bias = torch.stack([cast(torch.Tensor, b.bias)[r] for (_, b), r in zip(layers, rows)])
+        first_weight = torch.cat(first)[:, :, None, None].contiguous(memory_format=torch.channels_last)
+        return folded, maps, first_weight, torch.cat(bias), second[:, :, None, None], second_bias
+
     @torch.no_grad()
     def imagine_returns(self, state: RSSMState, sequences: torch.Tensor, discount: float = 1.0) -> torch.Tensor:
-        """As :meth:`LatentModel.imagine_returns` (the same figures), with the action maps computed
-        once and the prior's point taken from its statistics."""
+        """As :meth:`LatentModel.imagine_returns` (the same figures), computed once per distinct
+        prefix: candidates that share their first ``t`` actions share the states up to ``t``, so each
+        step imagines the distinct ``(parent, action)`` pairs alone (CEM's samples repeat prefixes:
+        about 40 % of the moves). The pairs come sorted by action, so each action's slice takes one
+        convolution of :meth:`_imagination_weights` and no per-sample kernel is gathered; one tensor
+        holds each state's features ``[h, s]``, and the heads run as one network. The problems
+        are imagined in groups of at most :attr:`IMAGINE_NODES` candidates, so that a step's
+        tensors stay in the processor's cache (1.5x faster on the CPU than all at once)."""
+        b, j, _ = sequences.shape
+        per = max(1, self.IMAGINE_NODES // j)
+        if b <= per:
+            return self._imagine_tree(state.features(), sequences, discount)
+        feats = state.features()
+        return torch.cat(
+            [self._imagine_tree(feats[i : i + per], sequences[i : i + per], discount) for i in range(0, b, per)]
+        )
+
+    def _imagine_tree(self, feats: torch.Tensor, sequences: torch.Tensor, discount: float) -> torch.Tensor:
         b, j, horizon = sequences.shape
-        current = state.repeat(j)
-        maps = self._action_maps()
-        alive = torch.ones(b * j, device=state.h.device)
-        total = torch.zeros(b * j, device=state.h.device)
+        seq = sequences.reshape(b * j, horizon)
+        weights, maps, first, first_bias, second, second_bias = self._imagination_weights()
+        node = torch.arange(b, device=seq.device).repeat_interleave(j)  # each candidate's state now
+        nodes = b
+        alive = torch.ones(b, device=feats.device)
+        total = torch.zeros(b, device=feats.device)
         for t in range(horizon):
-            h, stats = self._step(current, sequences[:, :, t].reshape(-1), maps)
-            current = RSSMState(h, self._point(stats))
-            feats = current.features()
-            total += discount**t * alive * self.reward(feats)
-            alive = alive * (1 - torch.sigmoid(self.end_logit(feats)))
-        return total.view(b, j)
+            pairs, node = torch.unique(seq[:, t] * nodes + node, return_inverse=True)
+            action, parent = pairs // nodes, pairs % nodes
+            counts = torch.bincount(action, minlength=N_ACTIONS).tolist()
+            joined = feats[parent]
+            parts, start = [], 0
+            for a, count in enumerate(counts):
+                if count:
+                    part = joined[start : start + count]
+                    parts.append(nn.functional.conv2d(part, weights[a], padding=1) + maps[a])
+                    start += count
+            x = nn.functional.elu(torch.cat(parts))
+            gru = joined[:, : self.deter]
+            z, c = self.gates(torch.cat([x, gru], 1)).chunk(2, 1)
+            z = torch.sigmoid(z)
+            gru = (1 - z) * gru + z * torch.tanh(c)
+            s = self._point(self.prior_net(torch.cat([gru, x], 1)))
+            feats = torch.cat([gru, x, s], 1)
+            hid = nn.functional.elu(nn.functional.conv2d(feats, first, first_bias))
+            value, end, agent = nn.functional.conv2d(hid, second, second_bias, groups=3).flatten(2).unbind(1)
+            att = agent.softmax(-1)
+            total = total[parent] + discount**t * alive[parent] * ((att * value).sum(-1) + self.reward_bias)
+            alive = alive[parent] * (1 - torch.sigmoid((att * end).sum(-1) + self.end_bias))
+            nodes = pairs.shape[0]
+        return total[node].view(b, j)
 
     def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Distribution:
         return self._dist(self.post_net(embed if self.frame_posterior else torch.cat([h, embed], 1)))

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from agents.evaluation import ActFn
-from agents.planet.cem import CEMConfig, cem_plan
+from agents.planet.cem import CEMConfig, cem_plan, shifted
 from agents.planet.data import REWARDS, step_outcome
 from gridworld_env.core import N_ACTIONS, flat_offsets, move_flat, pad_blocked
 from gridworld_env.maps import Episodes
@@ -49,13 +49,20 @@ class TrueModel:
         return torch.from_numpy(total.reshape(b, j))
 
 
-def planner_act_fn(ep: Episodes, cfg: CEMConfig | None = None, seed: int = 0) -> ActFn:
-    """Model-predictive CEM on :class:`TrueModel` for the maps of ``ep``: replans at every step."""
+def planner_act_fn(ep: Episodes, cfg: CEMConfig | None = None, seed: int = 0, warm_start: bool = True) -> ActFn:
+    """Model-predictive CEM on :class:`TrueModel` for the maps of ``ep``: replans at every step,
+    each episode's last plan warm-starting its next decision (as the PlaNet agent does; ``False``:
+    every decision from scratch)."""
+    cfg = cfg or CEMConfig()
     model = TrueModel(ep.obstacles, ep.goals)
     generator = torch.Generator().manual_seed(seed)
+    plans = torch.zeros(ep.goals.shape[0], cfg.horizon, dtype=torch.long)
 
     def act(maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        seq, _ = cem_plan(lambda s: model.returns(maps, rows, cols, s), maps.size, N_ACTIONS, cfg, generator)
+        index = torch.from_numpy(maps.astype(np.int64))
+        init = shifted(plans[index]) if warm_start else None
+        seq, _ = cem_plan(lambda s: model.returns(maps, rows, cols, s), maps.size, N_ACTIONS, cfg, generator, init=init)
+        plans[index] = seq
         return seq[:, 0].numpy()
 
     return act

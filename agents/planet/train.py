@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,11 +60,14 @@ def model_args(cfg: PlaNetConfig) -> dict[str, Any]:
 
 def planner_chooser(agent: PlaNetAgent, images: torch.Tensor, explore: float, rng: np.random.Generator) -> Any:
     """A :data:`agents.planet.data.Chooser` planning on the model from each episode's current frame
-    (the env is Markov: one frame is the whole state), with ``explore`` random actions."""
+    (the env is Markov: one frame is the whole state), with ``explore`` random actions; each
+    episode's last plan warm-starts its next decision (:meth:`PlaNetAgent.plan`)."""
+    plans = torch.zeros(images.shape[0], agent.cem.horizon, dtype=torch.long)
 
     def choose(maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         pos = torch.from_numpy(np.stack([rows, cols], 1).astype(np.int64))
-        actions, _ = agent.act(images[maps], pos, None, None)
+        index = torch.from_numpy(maps.astype(np.int64))
+        actions, _, plans[index] = agent.act(images[maps], pos, None, None, plans[index])
         out = actions.numpy()
         noise = rng.random(maps.shape[0]) < explore
         return np.where(noise, rng.integers(0, N_ACTIONS, size=maps.shape[0]), out)
@@ -107,6 +111,7 @@ class _Run:
         self.maps_used = 0
         self.cycle = 0
         self.history: list[dict[str, float]] = []
+        self.seconds = 0.0  # wall time of every session of the run
 
     def state(self, cfg: PlaNetConfig) -> dict[str, Any]:
         return {
@@ -121,6 +126,7 @@ class _Run:
             "maps_used": self.maps_used,
             "cycle": self.cycle,
             "history": json.dumps(self.history),
+            "seconds": self.seconds,
         }
 
     def load(self, state: dict[str, Any]) -> None:
@@ -132,6 +138,7 @@ class _Run:
         self.planner_gen.set_state(state["planner_rng"])
         self.maps_used, self.cycle = int(state["maps_used"]), int(state["cycle"])
         self.history = json.loads(state["history"])
+        self.seconds = float(state.get("seconds", 0.0))  # runs before it was recorded: 0
 
     def agent(self, cfg: PlaNetConfig) -> PlaNetAgent:
         agent = PlaNetAgent(self.model, model_args(cfg), cfg.cem(), cfg.seed, self.info(cfg), cfg.discount)
@@ -144,6 +151,7 @@ class _Run:
             "env_steps": self.buffer.steps,
             "episodes": len(self.buffer),
             "cycles": self.cycle,
+            "train_seconds": round(self.seconds, 1),
         }
 
     def collect(self, cfg: PlaNetConfig, episodes: int, planner: bool) -> None:
@@ -238,10 +246,13 @@ def train_planet(
                 )
             )
         writer = stack.enter_context(SummaryWriter(os.path.join(out_dir, "tb")))
+        clock = time.perf_counter()
         if len(run.buffer) == 0:
             run.collect(cfg, cfg.seed_episodes, planner=False)
+            run.seconds += time.perf_counter() - clock
             save_state(ckpt, run.state(cfg))
         while run.cycle < cfg.cycles:
+            clock = time.perf_counter()
             record = run.train(cfg, cfg.train_steps, bar)
             if cfg.collect_episodes > 0:
                 run.collect(cfg, cfg.collect_episodes, planner=True)
@@ -256,6 +267,7 @@ def train_planet(
             if bar is not None:
                 shown = ("reward", "recon", "open_agent", "val_success")
                 bar.set_postfix({k: round(v, 3) for k, v in record.items() if k in shown})
+            run.seconds += time.perf_counter() - clock
             save_state(ckpt, run.state(cfg))
             if on_cycle is not None:
                 on_cycle(run.cycle, record)
