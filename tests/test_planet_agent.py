@@ -130,6 +130,7 @@ def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
     assert os.path.exists(tmp_path / "run" / "model.pt") and os.path.isdir(tmp_path / "run" / "tb")
     assert agent.info["env_steps"] > 0 and agent.info["episodes"] == 40 + 2 * 4
     loaded = load_agent(str(tmp_path / "run" / "model.pt"))
+    assert loaded.cem == agent.cem and loaded.cem.repeat == PlaNetConfig().repeat  # the planner round-trips
     assert loaded.discount == 0.9 and load_agent(str(tmp_path / "run" / "model.pt"), discount=1.0).discount == 1.0
     from agents.zoo import load_model
 
@@ -148,6 +149,7 @@ def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
     batch = {k: np.stack([v, v]) for k, v in obs.items()}
     actions, state = loaded.predict(batch)
     assert state[0].shape[0] == 2 and np.array_equal(state[2], actions)
+    assert state[3].shape == (2, loaded.cem.horizon) and np.array_equal(state[3][:, 0], actions)  # the plans
     actions2, state2 = loaded.predict(batch, state, np.array([False, True]))
     assert actions2.shape == (2,) and not np.array_equal(state2[0][0], state[0][0])
     with pytest.raises(ValueError, match="8x8"):
@@ -249,6 +251,39 @@ def test_the_cli_trains_refuses_a_used_logdir_and_eval_scores_the_agent(tmp_path
     assert scored["episodes"] == 5 and scored["action_accuracy"] is None
     with pytest.raises(SystemExit):
         train_main(["planet", "--env", "VINGrid-8x8-v0", "--logdir", logdir, "horizon=0"])
+
+    # the open-loop picture: truth beside imagination, one GIF frame per episode frame
+    from PIL import Image
+
+    from eval.planet import main as planet_main
+
+    gif = str(tmp_path / "ol.gif")
+    assert planet_main(["--model", report["agent"], "--gif", gif, "--maps", "2", "--frames", "5"]) == 0
+    shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(shown["agent_cell_right"]) == 4 and Image.open(gif).n_frames == 5
+    with pytest.raises(SystemExit):  # kept without --overwrite
+        planet_main(["--model", report["agent"], "--gif", gif])
+    assert "--overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        planet_main(["--model", report["agent"], "--frames", "5", "--context", "5"])
+
+
+def test_the_data_efficiency_section_reads_runs_and_tells_when_80_percent_was_reached(tmp_path):
+    from eval.data_efficiency import Curve, agent_points, efficiency_section, plot_efficiency
+
+    ppo = Curve("PPO-VIN", [8192, 16384, 24576], [0.3, 0.85, 0.9], [10.0, 20.0, 30.0], "validation")
+    late = Curve("PPO-CNN", [8192, 16384], [0.05, 0.06], [], "validation")
+    assert ppo.reached() == (16384, 20.0) and late.reached() is None
+    agent = train_planet(_cfg(collect_episodes=0, cycles=1), str(tmp_path / "r"), progress=False)
+    points = agent_points("PlaNet", [str(tmp_path / "r")], 8, 3)
+    assert points.steps == [agent.info["env_steps"]] and points.seconds == [agent.info["train_seconds"]]
+    png = str(tmp_path / "eff.png")
+    plot_efficiency([ppo, late, points], 0.08, png)
+    text = efficiency_section([ppo, late, points], 0.08, png)
+    assert os.path.getsize(png) > 0
+    assert "| PPO-VIN | validation | 16,384 | 0.3 |" in text and "| PPO-CNN | validation | not reached | - |" in text
+    with pytest.raises(ValueError, match="16x16"):
+        agent_points("PlaNet", [str(tmp_path / "r")], 16, 3)
 
 
 class _PerfectModel(LatentModel):

@@ -146,13 +146,10 @@ class PlaNetAgent:
             cont = self.model.update(prev, torch.from_numpy(state[2]).long(), frames)
             keep = torch.from_numpy(~fresh).view((n,) + (1,) * (filtered.h.dim() - 1))
             filtered = RSSMState(torch.where(keep, cont.h, filtered.h), torch.where(keep, cont.s, filtered.s))
-        previous = None
-        if state is not None and len(state) > 3:  # warm start from the continuing episodes' plans
-            previous = torch.from_numpy(np.asarray(state[3], dtype=np.int64)).view(n, -1)
-            if previous.shape[1] != self.cem.horizon:
-                previous = None
-            else:
-                previous[torch.from_numpy(fresh)] = 0
+        previous = None  # the continuing episodes' plans warm-start their decisions
+        if state is not None and len(state) > 3 and np.shape(state[3]) == (n, self.cem.horizon):
+            previous = torch.tensor(np.asarray(state[3]), dtype=torch.long)  # a copy: the caller's stays
+            previous[torch.from_numpy(fresh)] = 0
         plans = self.plan(filtered, previous)
         out = plans[:, 0].numpy()
         new_state = (filtered.h.numpy(), filtered.s.numpy(), out.astype(np.int64), plans.numpy())
