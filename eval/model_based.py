@@ -12,7 +12,8 @@ the env steps each agent used to learn. The VIN rows score the shipped agents
 ``results/rl_table.md`` (its runs are not shipped); a World Models row scores an agent file (or
 ``LOGDIR/agent.pt``; by default the shipped ``agents/pretrained/wm_<size>.pt`` and
 ``wm_z_<size>.pt``; pixel-frame agents only when given) with the env steps it stored (its random rollouts plus its CMA-ES
-candidates' episodes); a PlaNet row likewise (by default the shipped ``planet_<size>.pt``);
+candidates' episodes); a PlaNet row likewise, for the agents given with ``--planet`` (planning on
+a CPU takes seconds per decision, so none by default);
 uniform random actions are the floor. Sizes without an agent show "-".
 
 With ``--curve-ppo`` and ``--curve-planet`` (8x8 run folders) the page gets a data-efficiency
@@ -167,7 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wm", nargs="*", metavar="SIZE=PATH", help="World Models agents (C on [z, h])")
     parser.add_argument("--wm-z", nargs="*", metavar="SIZE=PATH", help="World Models agents with C on z only")
     parser.add_argument("--wm-pixels", nargs="*", metavar="SIZE=PATH", help="World Models agents on pixel frames")
-    parser.add_argument("--planet", nargs="*", metavar="SIZE=PATH", help="PlaNet agents (default: the shipped ones)")
+    parser.add_argument(
+        "--planet",
+        nargs="*",
+        metavar="SIZE=PATH",
+        help="PlaNet agents (default: none; a 1,000-map 8x8 row takes ~25 min)",
+    )
     parser.add_argument(
         "--curve-ppo", nargs="*", default=[], metavar="NAME=RUN", help="8x8 PPO run folders with evaluations"
     )
@@ -186,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         wm, wm_z = _runs(args.wm, "--wm", "wm"), _runs(args.wm_z, "--wm-z", "wm_z")
         wm_pixels = _runs(args.wm_pixels or [], "--wm-pixels", "wm_pixels")
-        planet = _runs(args.planet, "--planet", "planet")
+        planet = _runs(args.planet or [], "--planet", "planet")  # opt-in: planning costs seconds per decision
         curve_ppo = [_named(item, "--curve-ppo") for item in args.curve_ppo]
     except ValueError as exc:
         parser.error(str(exc))
