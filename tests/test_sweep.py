@@ -4,6 +4,7 @@ Each test starts its own Ray (a local one, a simulated two-node cluster, or one 
 subprocess): about 7 s each here. The trials are 8x8 BC runs of a few seconds.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -151,9 +152,13 @@ def test_a_sweep_survives_losing_a_node_of_a_cluster(tmp_path, serial_histories)
                 if not 2 <= epoch <= 5 or os.path.exists(os.path.join(run, "model.zip")):
                     continue
                 with open(os.path.join(run, TRIAL_LOG)) as f:
-                    node_id = json.loads(f.readlines()[-1])["node"]
-                node = next(n for n in workers if n.node_id == node_id)
+                    start = json.loads(f.readlines()[-1])
+                node = next(n for n in workers if n.node_id == start["node"])
                 cluster.remove_node(node, allow_graceful=False)
+                # A lost machine takes its processes with it. On one host the trial's worker outlives its
+                # raylet until it notices, and a short trial can end first; kill it as the machine would.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(start["pid"], signal.SIGKILL)
                 for name in os.listdir(run):
                     if name != TRIAL_LOG:
                         os.remove(os.path.join(run, name))
