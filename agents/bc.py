@@ -37,10 +37,10 @@ from agents.config import (
 )
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
-from gridworld_env import env_size
+from gridworld_env import env_size, env_spec
 from gridworld_env.atomic import atomic_path
 from gridworld_env.core import observation_images
-from gridworld_env.expert import ExpertDataset, make_dataset
+from gridworld_env.expert import ExpertDataset, make_dataset, map_family
 
 CHECKPOINT_FORMAT = "vingrid-bc-checkpoint-v1"
 
@@ -225,14 +225,19 @@ class DivergenceError(ValueError):
 def training_data(cfg: BCConfig) -> ExpertDataset:
     """The expert data of ``cfg``: its ``dataset`` file, checked against the env and the held-out
     seeds, or a data set built in memory from env seeds ``[seed, seed + n_maps)``."""
-    size = env_size(cfg.env_id)
+    size, spec = env_size(cfg.env_id), env_spec(cfg.env_id)
     if cfg.dataset is None:
-        data = make_dataset(size, cfg.n_maps, cfg.trajectories_per_map, cfg.seed)
+        data = make_dataset(size, cfg.n_maps, cfg.trajectories_per_map, cfg.seed, spec)
     else:
         data = ExpertDataset.load(cfg.dataset)
         if data.size != size:
             raise ValueError(
                 f"data set {cfg.dataset} has {data.size}x{data.size} maps, env {cfg.env_id} has {size}x{size}"
+            )
+        family = data.meta.get("spec", {}).get("family", "obstacles")  # files from before mazes: obstacles
+        if family != map_family(spec):
+            raise ValueError(
+                f"data set {cfg.dataset} holds {family} maps, env {cfg.env_id} has {map_family(spec)} maps"
             )
         hi = int(data.meta.get("seed", 0)) + data.n_maps
         if hi > VAL_SEED:
@@ -361,7 +366,7 @@ def train_bc(
     if resume:
         start, history = restore_checkpoint(ckpt_path, cfg, model, opt)
     tensors = _Tensors(data)
-    val = held_out_episodes(size, cfg.val_maps, VAL_SEED)
+    val = held_out_episodes(size, cfg.val_maps, VAL_SEED, env_spec(cfg.env_id))
     with contextlib.ExitStack() as stack:
         writer = None
         if log_dir is not None:

@@ -35,6 +35,7 @@ from gridworld_env.core import (
     pad_blocked,
 )
 from gridworld_env.maps import Episodes, MapSpec, default_spec, sample_episodes
+from gridworld_env.mazes import MazeSpec
 
 TEST_SEED = 10**9
 VAL_SEED = TEST_SEED - 10**6
@@ -60,8 +61,12 @@ class EvalResult:
         return asdict(self)
 
 
-def held_out_episodes(size: int, episodes: int, seed: int = TEST_SEED, spec: MapSpec | None = None) -> Episodes:
-    """The maps, goals and starts of ``env.reset(seed=s)`` for ``s`` in ``[seed, seed + episodes)``."""
+def held_out_episodes(
+    size: int, episodes: int, seed: int = TEST_SEED, spec: MapSpec | MazeSpec | None = None
+) -> Episodes:
+    """The maps, goals and starts of ``env.reset(seed=s)`` for ``s`` in ``[seed, seed + episodes)``
+    (``spec``: the env's generator, :func:`gridworld_env.env_spec`; default the random-obstacle
+    maps of ``size``)."""
     return sample_episodes([np_random(seed + i)[0] for i in range(episodes)], spec or default_spec(size))
 
 
@@ -212,9 +217,15 @@ def predict_act_fn(model: Any, ep: Episodes, deterministic: bool = True) -> ActF
 
 
 def evaluate_policy_on_maps(
-    policy: BasePolicy, size: int, episodes: int = 1000, seed: int = TEST_SEED, progress: bool = False
+    policy: BasePolicy,
+    size: int,
+    episodes: int = 1000,
+    seed: int = TEST_SEED,
+    progress: bool = False,
+    spec: MapSpec | MazeSpec | None = None,
 ) -> EvalResult:
-    """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size.
+    """Evaluate an SB3 policy on ``episodes`` held-out maps of the given size (``spec``: their
+    generator, :func:`gridworld_env.env_spec`; default the random-obstacle maps).
 
     :raises ValueError: ``episodes < 1``, a negative ``seed``, or a policy made for another map size.
     """
@@ -223,18 +234,23 @@ def evaluate_policy_on_maps(
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     check_policy_size(policy, size)
-    ep = held_out_episodes(size, episodes, seed)
+    ep = held_out_episodes(size, episodes, seed, spec)
     return evaluate_act_fn(policy_act_fn(policy, ep), ep, progress)
 
 
 def evaluate_agent_on_maps(
-    model: Any, size: int, episodes: int = 1000, seed: int = TEST_SEED, progress: bool = False
+    model: Any,
+    size: int,
+    episodes: int = 1000,
+    seed: int = TEST_SEED,
+    progress: bool = False,
+    spec: MapSpec | MazeSpec | None = None,
 ) -> EvalResult:
     """Evaluate any agent with SB3's ``predict`` (with memory: a World Models agent) on held-out maps,
     through :func:`predict_act_fn`; the action accuracy is NaN (see :func:`evaluate_act_fn`)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    ep = held_out_episodes(size, episodes, seed)
+    ep = held_out_episodes(size, episodes, seed, spec)
     return evaluate_act_fn(predict_act_fn(model, ep), ep, progress, accuracy=False)
 
 

@@ -49,7 +49,7 @@ from agents.config import (
 )
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import MaskableVINPolicy, VINPolicy
-from gridworld_env import env_size
+from gridworld_env import env_size, env_spec
 from gridworld_env.atomic import atomic_path
 from gridworld_env.vector import VINGridVecEnv
 
@@ -399,8 +399,9 @@ def _eval_callback(
 ) -> EvalCallback:
     size = env_size(cfg.env_id)
     n_eval_envs = min(cfg.eval_episodes, 50)
-    eval_env = VecMonitor(VINGridVecEnv(n_eval_envs, size=size, max_steps=cfg.max_steps))
-    paper_maps = held_out_episodes(size, cfg.eval_episodes, VAL_SEED)
+    spec = env_spec(cfg.env_id)
+    eval_env = VecMonitor(VINGridVecEnv(n_eval_envs, size=size, max_steps=cfg.max_steps, spec=spec))
+    paper_maps = held_out_episodes(size, cfg.eval_episodes, VAL_SEED, spec)
     base = MaskableEvalCallback if cfg.masked else EvalCallback
 
     class SuccessEval(base):  # type: ignore[valid-type, misc]
@@ -495,7 +496,9 @@ def train_ppo(
     ckpt = prepare_run_dir(out_dir, resume, overwrite)
     torch.set_num_threads(cfg.threads)
     size = env_size(cfg.env_id)
-    env = VecMonitor(VINGridVecEnv(cfg.n_envs, size=size, max_steps=cfg.max_steps, seed=cfg.seed))
+    env = VecMonitor(
+        VINGridVecEnv(cfg.n_envs, size=size, max_steps=cfg.max_steps, seed=cfg.seed, spec=env_spec(cfg.env_id))
+    )
     extra: dict[str, Any] = {"history": []}
     if resume:
         state = load_ppo_checkpoint(ckpt)

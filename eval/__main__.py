@@ -49,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no model at {args.model}")
     from agents.evaluation import check_policy_size, evaluate_agent_on_maps, evaluate_policy_on_maps
     from agents.zoo import load_model
-    from gridworld_env import env_size
+    from gridworld_env import env_size, env_spec
 
     try:
-        size = env_size(args.env)
+        size, spec = env_size(args.env), env_spec(args.env)
         model = load_model(args.model)
         if hasattr(model, "policy"):
             check_policy_size(model.policy, size)
@@ -63,9 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(model, "policy"):  # an agent with memory (World Models): through its predict
         if args.render is not None:
             parser.error("--render draws SB3 policies only; this agent is scored without pictures")
-        result = evaluate_agent_on_maps(model, size, args.episodes, args.seed, progress=not args.no_progress)
+        result = evaluate_agent_on_maps(model, size, args.episodes, args.seed, not args.no_progress, spec)
     else:
-        result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed, progress=not args.no_progress)
+        result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed, not args.no_progress, spec)
     figures = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.as_dict().items()}
     report = {"env": args.env, "model": args.model, "seed": args.seed, **figures}
     if args.render is not None:

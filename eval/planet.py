@@ -35,8 +35,8 @@ def open_loop_report(model_path: str, maps: int, frames: int, context: int, gif:
 
     agent = load_agent(model_path)
     ep = held_out_episodes(agent.size, maps)
-    chunks = to_tensors(ep, play_episodes(ep, random_chooser(np.random.default_rng(0)), frames))
-    pictures = open_loop_frames(agent.model, chunks, context)  # checks context against frames
+    chunks = to_tensors(ep, play_episodes(ep, random_chooser(np.random.default_rng(0)), frames), agent.frame)
+    pictures = open_loop_frames(agent.model, chunks, context, agent.frame)  # checks context against frames
     check = open_loop_check(agent.model, chunks)
     if gif is not None:
         os.makedirs(os.path.dirname(os.path.abspath(gif)), exist_ok=True)

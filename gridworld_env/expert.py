@@ -29,6 +29,7 @@ key            dtype, shape     content
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -41,6 +42,13 @@ from gymnasium.utils.seeding import np_random
 from gridworld_env.atomic import atomic_path
 from gridworld_env.core import ACTIONS, first_true, move_batch, optimal_action_masks, pad_blocked
 from gridworld_env.maps import MapSpec, default_spec, sample_episodes
+from gridworld_env.mazes import MazeSpec
+
+
+def map_family(spec: MapSpec | MazeSpec) -> str:
+    """``obstacles`` (random obstacle maps) or ``maze``: what a data set's ``meta["spec"]`` names."""
+    return "maze" if isinstance(spec, MazeSpec) else "obstacles"
+
 
 FORMAT = "vingrid-expert-v1"
 _ARRAYS = ("obstacles", "goals", "map_index", "states", "actions", "optimal")
@@ -139,7 +147,7 @@ def make_dataset(
     n_maps: int,
     trajectories_per_map: int | None = 7,
     seed: int = 0,
-    spec: MapSpec | None = None,
+    spec: MapSpec | MazeSpec | None = None,
     chunk: int = 2048,
 ) -> ExpertDataset:
     """Build an expert data set (deterministic given its arguments).
@@ -166,7 +174,7 @@ def make_dataset(
         "seed": seed,
         "n_maps": n_maps,
         "trajectories_per_map": trajectories_per_map,
-        "spec": {"size": spec.size, "max_obstacles": spec.max_obstacles, "max_obstacle_size": spec.max_obstacle_size},
+        "spec": {"family": map_family(spec), **dataclasses.asdict(spec)},
     }
     offsets = np.cumsum([0] + [p[0].shape[0] for p in parts[:-1]])
     return ExpertDataset(
@@ -180,7 +188,7 @@ def make_dataset(
     )
 
 
-def _make_chunk(spec: MapSpec, seed: int, lo: int, hi: int, per_map: int | None) -> tuple[np.ndarray, ...]:
+def _make_chunk(spec: MapSpec | MazeSpec, seed: int, lo: int, hi: int, per_map: int | None) -> tuple[np.ndarray, ...]:
     rngs = [np_random(seed + i)[0] for i in range(lo, hi)]
     ep = sample_episodes(rngs, spec)
     masks = optimal_action_masks(ep.distances)  # (M, H, W, 8)

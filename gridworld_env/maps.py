@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from gridworld_env.core import bfs_into
+from gridworld_env.mazes import MazeSpec, maze_layout_batch
 
 
 @dataclass(frozen=True)
@@ -254,11 +255,16 @@ def _check_cell(name: str, value: Any, shape: tuple[int, int]) -> tuple[int, int
     return r, c
 
 
-def check_options(options: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
+def check_options(
+    options: Mapping[str, Any] | None, size: int, spec: MapSpec | MazeSpec | None = None
+) -> dict[str, Any]:
     """Validate reset options; return them normalised (a bool map, int tuples).
 
+    :param spec: the env's generator; with a :class:`gridworld_env.mazes.MazeSpec`, a start or
+        goal given without a map must be a cell that a maze can have free.
     :raises ValueError: unknown key, wrong shape or dtype, out-of-bounds or blocked cell,
-        start equal to goal, a start or goal on the wall border of a generated map.
+        start equal to goal, a start or goal on the wall border of a generated map (or, in a
+        maze, on a cell that is wall in every maze).
     """
     if options is None:
         return {}
@@ -284,6 +290,11 @@ def check_options(options: Mapping[str, Any] | None, size: int) -> dict[str, Any
                 raise ValueError(f"option {key!r} = {cell} is on an obstacle")
             if "obstacles" not in out and not (0 < cell[0] < size - 1 and 0 < cell[1] < size - 1):
                 raise ValueError(f"option {key!r} = {cell} is on the wall border of the generated map")
+            if "obstacles" not in out and isinstance(spec, MazeSpec) and not spec.can_be_free(*cell):
+                raise ValueError(
+                    f"option {key!r} = {cell} is wall in every {size}x{size} maze (a pillar between four "
+                    "corridor cells, or an even size's last row or column): give a cell with an odd row or column"
+                )
             out[key] = cell
     if "start" in out and "goal" in out and out["start"] == out["goal"]:
         raise ValueError(f"options 'start' and 'goal' are the same cell {out['start']}")
@@ -292,7 +303,7 @@ def check_options(options: Mapping[str, Any] | None, size: int) -> dict[str, Any
 
 def sample_episodes(
     rngs: Sequence[np.random.Generator],
-    spec: MapSpec,
+    spec: MapSpec | MazeSpec,
     options: Sequence[Mapping[str, Any]] | None = None,
     max_attempts: int = 1000,
 ) -> Episodes:
@@ -302,7 +313,8 @@ def sample_episodes(
     batch of B equals B calls with one generator each (the batched env's guarantee).
 
     :param rngs: one generator per episode.
-    :param spec: generator parameters.
+    :param spec: generator parameters: random obstacles (:class:`MapSpec`) or a maze
+        (:class:`gridworld_env.mazes.MazeSpec`).
     :param options: per episode, options validated by :func:`check_options`.
     :param max_attempts: attempts per episode before giving up.
     :raises ValueError: when the options make a valid episode impossible.
@@ -328,20 +340,7 @@ def sample_episodes(
     goals = np.empty((b, 2), dtype=np.int64)
     starts = np.empty((b, 2), dtype=np.int64)
     status = np.empty(b, dtype=np.int64)
-    _layout_batch(
-        uniforms,
-        spec.max_obstacles,
-        spec.max_obstacle_size,
-        fixed,
-        has_fixed,
-        goals_in,
-        starts_in,
-        obstacles,
-        dist,
-        goals,
-        starts,
-        status,
-    )
+    _run_layout(spec, uniforms, fixed, has_fixed, goals_in, starts_in, obstacles, dist, goals, starts, status)
     for _ in range(max_attempts):
         if not status.any():
             return Episodes(obstacles, goals, starts, dist)
@@ -356,21 +355,36 @@ def sample_episodes(
                 raise ValueError(f"the goal {_cell(goals_in[i])} cannot be reached from {what} on the given obstacles")
         sub_u = np.stack([rngs[i].random(length) for i in bad.tolist()])
         sub = [np.empty_like(a[bad]) for a in (obstacles, dist, goals, starts, status)]
-        _layout_batch(
-            sub_u,
-            spec.max_obstacles,
-            spec.max_obstacle_size,
-            fixed[bad],
-            has_fixed[bad],
-            goals_in[bad],
-            starts_in[bad],
-            *sub,
-        )
+        _run_layout(spec, sub_u, fixed[bad], has_fixed[bad], goals_in[bad], starts_in[bad], *sub)
         obstacles[bad], dist[bad], goals[bad], starts[bad], status[bad] = sub
     raise ValueError(
         f"no valid episode in {max_attempts} attempts with options "
         f"{_describe(opts[int(np.flatnonzero(status)[0])])}: the free cells may be too few or cut off"
     )
+
+
+def _run_layout(
+    spec: MapSpec | MazeSpec,
+    uniforms: np.ndarray,
+    fixed: np.ndarray,
+    has_fixed: np.ndarray,
+    goals_in: np.ndarray,
+    starts_in: np.ndarray,
+    *out: np.ndarray,
+) -> None:
+    """The layout kernel of ``spec``'s family on each row of ``uniforms``; ``out``: obstacles,
+    distances, goals, starts and status, filled in place. A map given in the options is laid out
+    the same way in both families (only the goal and the start are drawn)."""
+    if isinstance(spec, MapSpec):
+        _layout_batch(uniforms, spec.max_obstacles, spec.max_obstacle_size, fixed, has_fixed, goals_in, starts_in, *out)
+        return
+    maze_layout_batch(uniforms, spec.lattice, float(spec.open_walls), goals_in, starts_in, *out)
+    given = np.flatnonzero(has_fixed)
+    if given.size:
+        part = [np.empty_like(a[given]) for a in out]
+        _layout_batch(uniforms[given], 1, 1, fixed[given], has_fixed[given], goals_in[given], starts_in[given], *part)
+        for a, b in zip(out, part):
+            a[given] = b
 
 
 def _cell(cell: np.ndarray) -> tuple[int, int]:

@@ -48,6 +48,7 @@ from gridworld_env.core import (
     reward_index,
 )
 from gridworld_env.maps import MapSpec, check_options, sample_episodes
+from gridworld_env.mazes import MazeSpec
 from gridworld_env.vingrid import VINGridEnv, observation_space
 
 
@@ -101,7 +102,7 @@ class VINGridVecEnv(VecEnv):
         step_reward: float = -0.01,
         collision_reward: float = -1.0,
         goal_reward: float = 1.0,
-        spec: MapSpec | None = None,
+        spec: MapSpec | MazeSpec | None = None,
         render_mode: str | None = None,
         seed: int | None = None,
     ) -> None:
@@ -159,7 +160,7 @@ class VINGridVecEnv(VecEnv):
     # ----------------------------------------------------------------- resets
     def _reset_envs(self, idx: np.ndarray, seeds: Sequence[int | None], options: Sequence[dict]) -> None:
         """Draw new episodes for envs ``idx`` (the single env's reset, batched)."""
-        opts = [check_options(o, self.size) for o in options]
+        opts = [check_options(o, self.size, self.map_spec) for o in options]
         rngs = []
         for i, seed in zip(idx.tolist(), seeds):
             if seed is not None or self._rngs[i] is None:
@@ -246,7 +247,7 @@ class VINGridVecEnv(VecEnv):
         per_env = [options] * self.num_envs if options is None or isinstance(options, Mapping) else options
         if not isinstance(per_env, Sequence) or isinstance(per_env, str) or len(per_env) != self.num_envs:
             raise ValueError(f"options must be a dict, None, or a list of {self.num_envs} of them, got {options!r}")
-        self._options = [check_options(o, self.size) for o in per_env]
+        self._options = [check_options(o, self.size, self.map_spec) for o in per_env]
 
     def reset(self) -> dict[str, np.ndarray]:
         try:

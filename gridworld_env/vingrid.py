@@ -18,6 +18,7 @@ from gridworld_env.core import (
     reward_index,
 )
 from gridworld_env.maps import MapSpec, check_options, default_spec, sample_episodes
+from gridworld_env.mazes import MazeSpec
 
 
 def _is_int(value: Any) -> bool:
@@ -127,7 +128,7 @@ class VINGridEnv(gym.Env):
         step_reward: float = -0.01,
         collision_reward: float = -1.0,
         goal_reward: float = 1.0,
-        spec: MapSpec | None = None,
+        spec: MapSpec | MazeSpec | None = None,
         render_mode: str | None = None,
         cell_pixels: int = 24,
     ) -> None:
@@ -179,7 +180,7 @@ class VINGridEnv(gym.Env):
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
-        opts = check_options(options, self.size)
+        opts = check_options(options, self.size, self.map_spec)
         ep = sample_episodes([self.np_random], self.map_spec, [opts])
         self._set_episode(ep.obstacles[0], tuple(ep.goals[0]), tuple(ep.starts[0]), ep.distances[0])
         if self.render_mode == "human":

@@ -74,14 +74,14 @@ def test_the_buffer_samples_masked_chunks_and_round_trips():
         ReplayBuffer(8, 9).sample(np.random.default_rng(0), 2, 3)
 
 
-@pytest.mark.parametrize("latent", ["gaussian", "categorical"])
-def test_the_spatial_rssms_fast_imagination_equals_the_generic_one(latent):
+@pytest.mark.parametrize(("latent", "pixels"), [("gaussian", 1), ("categorical", 1), ("categorical", 8)])
+def test_the_spatial_rssms_fast_imagination_equals_the_generic_one(latent, pixels):
     """ConvRSSM.imagine_returns (action maps once, prior points from their statistics) gives
-    LatentModel's figures."""
+    LatentModel's figures, for map frames and for pictures (the agent read-out folded in)."""
     from agents.planet.rssm import point
 
     torch.manual_seed(0)
-    model = ConvRSSM(3, 8, latent=latent).eval()
+    model = ConvRSSM(3, 8, latent=latent, pixels=pixels).eval()
     h = torch.rand(3, model.width, 8, 8) * 2 - 1
     state = RSSMState(h, point(model.initial_prior(h)) if latent == "categorical" else torch.randn(3, 4, 8, 8))
     seq = torch.randint(0, 8, (3, 7, 5))
@@ -103,6 +103,11 @@ def test_the_spatial_rssms_fast_imagination_equals_the_generic_one(latent):
     assert torch.allclose(chunked[:, 0], chunked[:, 1]) and torch.allclose(chunked[:, 0], chunked[:, 2])
 
 
+def _loss_data(chunks):
+    """The chunks' arrays that :func:`rssm_loss` takes (all but the agent's cells)."""
+    return {k: v for k, v in chunks.items() if k != "cells"}
+
+
 @pytest.mark.parametrize("latent", ["gaussian", "categorical"])
 def test_the_spatial_rssm_loss_falls_on_tiny_data_with_its_open_loop_terms(latent):
     torch.manual_seed(0)
@@ -111,7 +116,7 @@ def test_the_spatial_rssm_loss_falls_on_tiny_data_with_its_open_loop_terms(laten
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     outs = []
     for _ in range(40):
-        out = rssm_loss(model, **data, kl_scale=0.1, kl_balance=0.8, open_loop=1.0, reward_scale=10.0)
+        out = rssm_loss(model, **_loss_data(data), kl_scale=0.1, kl_balance=0.8, open_loop=1.0, reward_scale=10.0)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -119,6 +124,46 @@ def test_the_spatial_rssm_loss_falls_on_tiny_data_with_its_open_loop_terms(laten
     first, last = outs[0], outs[-1]
     assert last["loss"] < 0.3 * first["loss"], (first, last)
     assert last["open_recon"] < 0.3 * first["open_recon"] and last["recon"] < 0.3 * first["recon"], (first, last)
+
+
+def test_the_picture_models_agent_read_out_finds_the_agent_in_every_true_picture():
+    """The fixed read-out of a decoded patch, applied to a true picture's logits, picks the agent's
+    cell in every frame (on the goal too, where the renderer draws a smaller disc)."""
+    data = random_chunks(8, 32, 10, seed=1, frame="pixels")
+    assert data["frames"].shape[2:] == (3, 64, 64) and data["frames"].dtype == torch.float32
+    model = ConvRSSM(3, 8, pixels=8)
+    frames = data["frames"].flatten(0, 1)
+    logits = torch.logit(frames.clamp(0.02, 0.98))
+    patches = torch.nn.functional.pixel_unshuffle(logits, 8)  # what the decoder's last layer gives
+    readout = torch.nn.functional.conv2d(patches, model.agent_template[None, :, None, None]).flatten(1)
+    assert torch.equal(readout.argmax(-1), data["cells"].flatten())
+    assert (readout.softmax(-1).max(-1).values > 0.99).all()  # the attention is on that cell alone
+    ended = data["ends"].flatten() > 0  # the episode ended on the goal: the agent's disc is smaller there
+    assert ended.any()
+
+
+def test_a_picture_model_learns_to_decode_pictures_and_the_reward():
+    """On 64x64 RGB pictures (PlaNet's frame term summed over pixels, the reward weighed up as
+    the pixel recipe does), the decoded picture and the reward get close to the truth."""
+    torch.manual_seed(0)
+    data = random_chunks(8, 32, 6, seed=0, frame="pixels")
+    model = build_model("conv", 8, 16, 4, 32, 16, "categorical", 4, True, "pixels")
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+
+    def picture_error():
+        feats = model.update(None, None, data["frames"][:, 0]).features()
+        return (torch.sigmoid(model.decode(feats)) - data["frames"][:, 0]).abs().mean().item()
+
+    before, rewards = picture_error(), []
+    for _ in range(90):
+        out = rssm_loss(model, **_loss_data(data), kl_balance=0.95, reward_scale=640.0, free_nats=0.0)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        rewards.append(float(out["reward"].detach()))
+    model.eval()
+    assert picture_error() < 0.1 < 0.3 < before, before
+    assert np.mean(rewards[-10:]) < 0.7 * np.mean(rewards[:10]), rewards
 
 
 def _cfg(**kw):
@@ -154,6 +199,22 @@ def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
     assert actions2.shape == (2,) and not np.array_equal(state2[0][0], state[0][0])
     with pytest.raises(ValueError, match="8x8"):
         loaded.predict({"image": np.zeros((2, 16, 16), np.uint8), "position": np.zeros(2, np.int64)})
+
+
+def test_a_picture_run_saves_an_agent_that_sees_pictures(tmp_path):
+    agent = train_planet(_cfg(frame="pixels", recon_scale=1 / 64, cycles=1), str(tmp_path / "run"), progress=False)
+    loaded = load_agent(str(tmp_path / "run" / "model.pt"))
+    assert loaded.frame == "pixels" and loaded.model_args["frame"] == "pixels"
+    assert isinstance(loaded.model, ConvRSSM) and loaded.model.pixels == 8
+    env = gym.make("VINGrid-8x8-v0")
+    obs, _ = env.reset(seed=3)
+    action, state = loaded.predict(obs)
+    again, _ = agent.predict(obs)
+    assert 0 <= int(action) < 8 and state[0].shape[-2:] == (8, 8)
+    # agent files from before pictures have no frame setting: map frames
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert saved["model_args"]["frame"] == "pixels"
+    assert load_agent(os.path.join(os.path.dirname(__file__), "..", "agents/pretrained/planet_8x8.pt")).frame == "map"
 
 
 def test_a_run_without_collection_learns_from_its_seed_episodes_alone(tmp_path):
@@ -228,6 +289,9 @@ def test_corrupt_or_mismatched_files_are_clear_errors(tmp_path):
         ({"classes": 1}, "classes"),
         ({"collect_episodes": -1}, "collect_episodes"),
         ({"discount": 0.0}, "discount"),
+        ({"frame": "rgb"}, "frame"),
+        ({"model": "flat", "latent": "gaussian", "frame_posterior": False, "frame": "pixels"}, "map frames"),
+        ({"recon_scale": 0.0}, "recon_scale"),
     ],
 )
 def test_bad_settings_are_refused(kw, match):

@@ -179,4 +179,5 @@ def test_resume_on_the_other_trainers_checkpoint_is_named(tmp_path):
 
 
 def test_registered_ids_match_the_package():
-    assert set(gridworld_env.ENV_IDS) == {i for i in gym.registry if i.startswith("VINGrid")}
+    registered = {i for i in gym.registry if i.startswith("VINGrid")}
+    assert set(gridworld_env.ENV_IDS) | set(gridworld_env.MAZE_ENV_IDS) == registered

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from gridworld_env import env_size
+from gridworld_env import env_size, env_spec
 from gridworld_env.expert import make_dataset
 
 
@@ -45,11 +45,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.maps < 1:
         parser.error(f"--maps must be >= 1, got {args.maps}")
     try:
-        size = env_size(args.env)
+        size, spec = env_size(args.env), env_spec(args.env)
     except ValueError as exc:
         parser.error(str(exc))
     t = time.perf_counter()
-    data = make_dataset(size, args.maps, args.trajectories, args.seed)
+    data = make_dataset(size, args.maps, args.trajectories, args.seed, spec)
     data.save(args.out)
     print(
         f"wrote {args.out}: {data.n_maps} maps, {len(data)} labelled states "

@@ -19,7 +19,7 @@ from agents.planet.cem import CEMConfig, cem_plan, shifted
 from agents.planet.config import MODELS
 from agents.planet.conv_rssm import ConvRSSM, check_model_settings
 from agents.planet.rssm import RSSM, LatentModel, RSSMState
-from agents.worldmodels.frames import draw_frames
+from agents.worldmodels.frames import cell_pixels, draw_frames
 from gridworld_env.core import N_ACTIONS
 
 #: Format name of a saved agent.
@@ -46,16 +46,19 @@ def build_model(
     latent: str = "gaussian",
     classes: int = 4,
     frame_posterior: bool = False,
+    frame: str = "map",
 ) -> LatentModel:
-    """A fresh ``model`` (``conv`` or ``flat``) for ``size x size`` map frames (3 channels), with a
-    ``latent`` stochastic state (``gaussian``, or ``categorical`` of ``classes`` classes) and a
-    posterior of the frame alone (``frame_posterior``); the last three are ``conv`` settings."""
+    """A fresh ``model`` (``conv`` or ``flat``) for ``size x size`` maps seen as ``frame``s (``map``
+    frames or RGB ``pixels``, :mod:`agents.worldmodels.frames`), with a ``latent`` stochastic state
+    (``gaussian``, or ``categorical`` of ``classes`` classes) and a posterior of the frame alone
+    (``frame_posterior``); the last four are ``conv`` settings."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
-    check_model_settings(model, latent, classes, frame_posterior)
+    check_model_settings(model, latent, classes, frame_posterior, frame)
     if model == "flat":
         return channels_last(RSSM(3, size, deter=deter, stoch=stoch, hidden=hidden, embed=embed))
-    net = ConvRSSM(3, size, deter, stoch, hidden, embed, latent, classes, frame_posterior)
+    pixels = 1 if frame == "map" else cell_pixels(size)
+    net = ConvRSSM(3, size, deter, stoch, hidden, embed, latent, classes, frame_posterior, pixels)
     return channels_last(net)
 
 
@@ -86,6 +89,7 @@ class PlaNetAgent:
         self.model_args = dict(model_args)
         self.cem, self.seed = cem, seed
         self.size = int(model_args["size"])
+        self.frame = str(model_args.get("frame", "map"))  # files from before pictures: map frames
         self.info: dict[str, Any] = dict(info or {})
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -114,7 +118,7 @@ class PlaNetAgent:
     ) -> tuple[torch.Tensor, RSSMState, torch.Tensor]:
         """Actions for a batch of observations, the filtered state they were planned from, and the
         plans (B, H) they begin (``previous``: the last decision's plans, see :meth:`plan`)."""
-        filtered = self.model.update(state, last, draw_frames(images, positions))
+        filtered = self.model.update(state, last, draw_frames(images, positions, self.frame))
         plans = self.plan(filtered, previous)
         return plans[:, 0], filtered, plans
 
@@ -139,7 +143,7 @@ class PlaNetAgent:
         fresh = np.ones(n, dtype=bool) if state is None else np.zeros(n, dtype=bool)
         if episode_start is not None:
             fresh |= np.asarray(episode_start, dtype=bool).reshape(n)
-        frames = draw_frames(images, positions)
+        frames = draw_frames(images, positions, self.frame)
         filtered = self.model.update(None, None, frames)
         if state is not None and not fresh.all():
             prev = RSSMState(torch.from_numpy(state[0]), torch.from_numpy(state[1]))

@@ -36,6 +36,9 @@ class PlaNetConfig:
     frame_posterior: bool = True
     """The posterior sees the frame alone, not the model's state (``conv`` only; see
     :class:`agents.planet.conv_rssm.ConvRSSM`). PlaNet's posterior sees both (``False``)."""
+    frame: str = "map"
+    """What the model sees: ``map`` (the env's map image, one pixel per cell) or ``pixels`` (the
+    env's rendered RGB picture, 64x64 at 8x8; ``conv`` only)."""
     hidden: int = 32
     """Hidden channels or units of the transition and the heads."""
     embed: int = 16
@@ -77,6 +80,9 @@ class PlaNetConfig:
     (README, PlaNet section)."""
     reward_scale: float = 10.0
     """Weight of the reward and episode-end terms against the frame's."""
+    recon_scale: float = 1.0
+    """Weight of the frame term. A ``pixels`` picture has ``P ** 2`` times a map frame's terms (P
+    pixels per cell, 8 at 8x8); ``1 / P ** 2`` weighs it as a map frame against the rest."""
     horizon: int = 12
     """CEM: planning horizon H."""
     iterations: int = 10
@@ -106,7 +112,7 @@ class PlaNetConfig:
         check_types(self)
         env_size(self.env_id)
         check_choice("model", self.model, MODELS)
-        check_model_settings(self.model, self.latent, self.classes, self.frame_posterior)
+        check_model_settings(self.model, self.latent, self.classes, self.frame_posterior, self.frame)
         check_positive(
             self,
             (
@@ -125,7 +131,7 @@ class PlaNetConfig:
                 "threads",
             ),
         )
-        for name in ("lr", "grad_clip", "kl_scale"):
+        for name in ("lr", "grad_clip", "kl_scale", "recon_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("free_nats", "open_loop", "collect_episodes"):

@@ -25,7 +25,16 @@ collisions on 8x8 maps (reward MSE stuck at the collision penalty's variance, CE
 random policy's success), the limit the World Models agent met with a flat ``z``. The spatial
 latent gives the world model the VIN's own bias (a map updated by local convolutions); PlaNet's
 loss, filtering and planning are unchanged (:class:`LatentModel`). A plain sum of per-cell
-rewards over the map did not learn either. This model is one-pixel-per-cell map frames only.
+rewards over the map did not learn either.
+
+Frames are the map image (one pixel per cell, the default) or the env's rendered RGB picture at
+``pixels`` pixels per cell (``pixels > 1``, :mod:`agents.worldmodels.frames`). For pictures the
+encoder's first convolution has stride ``pixels`` (each cell's patch of the picture becomes its
+embedding) and the decoder gives each cell its patch (``pixels ** 2`` RGB pixels, put in place by
+a pixel shuffle); the rest of the model is the same. Its agent channel, which the attention and
+:meth:`ConvRSSM.agent_logits` use, is then a fixed linear read-out of the decoded patch: how
+much redder than green the middle of the patch is (the agent is the one red disc of the picture;
+:data:`AGENT_TEMPLATE_SCALE`).
 What each choice changed is measured in the README (PlaNet section) with
 :func:`agents.planet.diagnostics.open_loop_check`.
 """
@@ -38,19 +47,29 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from agents.planet.rssm import CellCategorical, LatentModel, RSSMState, gaussian
+from agents.planet.rssm import AGENT_CHANNEL, CellCategorical, LatentModel, RSSMState, gaussian
+from agents.worldmodels.frames import FRAMES
 from gridworld_env.core import N_ACTIONS
+from gridworld_env.rendering import _disc
 
-#: The agent's channel in a map frame (obstacles, goal, agent).
-AGENT_CHANNEL = 2
+#: Logit scale of the agent read-out of a decoded picture patch: the mean over the patch's middle
+#: of ``logit(red) - logit(green)``, times this. A trained decoder's read-out is about 3.1 on the
+#: agent's cell (the agent's colour) and 0 or below elsewhere (floor, wall, goal), so times 4 the
+#: softmax over 64 cells puts more than 99.9 % of its weight on the agent's cell.
+AGENT_TEMPLATE_SCALE = 4.0
 
 #: The stochastic states a model can have: PlaNet's Gaussian or DreamerV2's categoricals.
 LATENTS = ("gaussian", "categorical")
 
 
-def check_model_settings(model: str, latent: str, classes: int, frame_posterior: bool) -> None:
-    """``ValueError`` for settings no model has: an unknown ``latent``, fewer than 2 ``classes``,
-    or categoricals or a frame posterior asked of the ``flat`` model (PlaNet's, Gaussian only)."""
+def check_model_settings(model: str, latent: str, classes: int, frame_posterior: bool, frame: str = "map") -> None:
+    """``ValueError`` for settings no model has: an unknown ``latent`` or ``frame``, fewer than 2
+    ``classes``, or categoricals, a frame posterior or pictures asked of the ``flat`` model
+    (PlaNet's, Gaussian only, for map frames)."""
+    if frame not in FRAMES:
+        raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
+    if model == "flat" and frame != "map":
+        raise ValueError(f"the flat model sees map frames only, got frame={frame!r}: use model=conv")
     if latent not in LATENTS:
         raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
     if classes < 2:
@@ -67,7 +86,8 @@ def _per_cell(inp: int, hidden: int, out: int) -> nn.Sequential:
 
 
 class ConvRSSM(LatentModel):
-    """The model; ``channels`` x ``size`` x ``size`` 0/1 frames (one pixel per cell), 8 actions.
+    """The model; ``channels`` x ``size`` x ``size`` 0/1 map frames (one pixel per cell) or RGB
+    pictures of ``size * pixels`` pixels a side; 8 actions.
 
     :param deter: channels of ``h`` per cell.
     :param stoch: channels of ``s`` per cell (``gaussian``), or categoricals per cell
@@ -80,6 +100,7 @@ class ConvRSSM(LatentModel):
         both). A map frame is the whole state of the env, so the frame alone tells ``s``; so each
         step's ``s`` is one fixed code of its frame, and the prior learns to predict that code
         instead of chasing a posterior that can re-encode the frame in a new way every step.
+    :param pixels: pixels per cell of the frames: 1 for map frames, more for RGB pictures.
     """
 
     def __init__(
@@ -93,15 +114,27 @@ class ConvRSSM(LatentModel):
         latent: str = "gaussian",
         classes: int = 4,
         frame_posterior: bool = False,
+        pixels: int = 1,
     ) -> None:
         super().__init__()
         check_model_settings("conv", latent, classes, frame_posterior)
+        if pixels < 1 or (pixels > 1 and channels != 3):
+            raise ValueError(f"pixels must be >= 1 (and pictures RGB, 3 channels), got {pixels} and {channels}")
         self.latent, self.classes, self.frame_posterior = latent, classes, frame_posterior
-        self.channels, self.size, self.deter = channels, size, deter
+        self.channels, self.size, self.deter, self.pixels = channels, size, deter, pixels
         self.stoch = stoch * classes if latent == "categorical" else stoch  # channels of s
         stats = self.stoch if latent == "categorical" else 2 * stoch
         stoch = self.stoch
-        self.encoder = nn.Sequential(nn.Conv2d(channels, embed, 3, padding=1), nn.ELU(), nn.Conv2d(embed, embed, 1))
+        if pixels == 1:
+            self.encoder = nn.Sequential(nn.Conv2d(channels, embed, 3, padding=1), nn.ELU(), nn.Conv2d(embed, embed, 1))
+        else:  # each cell's patch -> its embedding, then the cell's neighbourhood as for a map frame
+            self.encoder = nn.Sequential(
+                nn.Conv2d(channels, embed, pixels, stride=pixels),
+                nn.ELU(),
+                nn.Conv2d(embed, embed, 3, padding=1),
+                nn.ELU(),
+                nn.Conv2d(embed, embed, 1),
+            )
         self.width = deter + hidden  # h holds the GRU state and the transition's input x
         self.inp = nn.Conv2d(stoch + self.width, hidden, 3, padding=1)
         self.action_inp = nn.Conv2d(N_ACTIONS + 1, hidden, 3, padding=1, bias=False)
@@ -110,11 +143,31 @@ class ConvRSSM(LatentModel):
         self.gates = nn.Conv2d(hidden + deter, 2 * deter, 1)
         self.prior_net = _per_cell(self.width, hidden, stats)
         self.post_net = _per_cell(embed if frame_posterior else self.width + embed, hidden, stats)
-        self.decoder = _per_cell(self.width + stoch, hidden, channels)
+        self.decoder = _per_cell(self.width + stoch, hidden, channels * pixels**2)
+        # The agent channel as a read-out of the decoder's output: one weight per output channel
+        self.register_buffer("agent_template", self._agent_template(), persistent=False)
         self.reward_head = _per_cell(self.width, hidden, 1)
         self.end_head = _per_cell(self.width, hidden, 1)
         self.reward_bias = nn.Parameter(torch.zeros(()))
         self.end_bias = nn.Parameter(torch.zeros(()))
+
+    def _agent_template(self) -> torch.Tensor:
+        """(C * P * P,) weights of the agent read-out over the decoder's output channels."""
+        px = self.pixels
+        template = torch.zeros(self.channels, px, px)
+        if px == 1:
+            template[AGENT_CHANNEL] = 1.0
+            return template.flatten()
+        middle = torch.from_numpy(_disc(px, 0.25))
+        middle[px // 2, px // 2] = True  # the renderer's disc covers these pixels on every cell it is on
+        template[0][middle], template[1][middle] = 1.0, -1.0
+        return (template * AGENT_TEMPLATE_SCALE / middle.sum()).flatten()  # (c, i, j): pixel_shuffle's order
+
+    def _agent_head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's last layer read out as the agent channel: weight (1, hidden), bias (1,)."""
+        last = cast(nn.Conv2d, self.decoder[2])
+        template = cast(torch.Tensor, self.agent_template)
+        return template[None] @ last.weight.flatten(1), (template @ cast(torch.Tensor, last.bias))[None]
 
     #: Candidates imagined at once at most by :meth:`imagine_returns` (whole problems at a time).
     IMAGINE_NODES = 1024
@@ -187,10 +240,10 @@ class ConvRSSM(LatentModel):
         ]
         first = [a.weight.flatten(1) for a, _ in layers]
         first[0], first[1] = (nn.functional.pad(x, (0, stoch)) for x in first[:2])  # no s in those heads
-        rows = (0, 0, AGENT_CHANNEL)  # the output each second layer keeps
-        second = torch.cat([b.weight[r : r + 1].flatten(1) for (_, b), r in zip(layers, rows)])
+        agent_weight, agent_bias = self._agent_head()
+        second = torch.cat([layers[0][1].weight.flatten(1), layers[1][1].weight.flatten(1), agent_weight])
         bias = [cast(torch.Tensor, a.bias) for a, _ in layers]
-        second_bias = torch.stack([cast(torch.Tensor, b.bias)[r] for (_, b), r in zip(layers, rows)])
+        second_bias = torch.cat([cast(torch.Tensor, b.bias) for _, b in layers[:2]] + [agent_bias])
         first_weight = torch.cat(first)[:, :, None, None].contiguous(memory_format=torch.channels_last)
         return folded, maps, first_weight, torch.cat(bias), second[:, :, None, None], second_bias
 
@@ -251,13 +304,19 @@ class ConvRSSM(LatentModel):
         return self._dist(self.post_net(embed if self.frame_posterior else torch.cat([h, embed], 1)))
 
     def decode(self, feats: torch.Tensor) -> torch.Tensor:
-        return self.decoder(feats)
+        out = self.decoder(feats)
+        return out if self.pixels == 1 else nn.functional.pixel_shuffle(out, self.pixels)
+
+    def agent_logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, N * N): the decoded agent channel (of a picture, the read-out of each cell's patch)."""
+        weight, bias = self._agent_head()
+        return nn.functional.conv2d(self.decoder[:2](feats), weight[:, :, None, None], bias).flatten(1)
 
     def attention(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, N * N) where the model sees the agent: the softmax over cells of the decoded agent
         channel (the VIN's attention on the agent's cell, from the model's own belief; no gradient
         flows back into the decoder through it)."""
-        return self.decode(feats)[:, AGENT_CHANNEL].flatten(1).softmax(-1).detach()
+        return self.agent_logits(feats).softmax(-1).detach()
 
     def reward(self, feats: torch.Tensor) -> torch.Tensor:
         value = self.reward_head(feats[:, : self.width]).flatten(1)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.worldmodels.frames import episode_frames
+from agents.worldmodels.frames import as_float, episode_frames
 from gridworld_env.core import N_ACTIONS, move_batch, pad_blocked, reward_index
 from gridworld_env.maps import Episodes, default_spec, sample_episodes
 
@@ -92,17 +92,20 @@ def training_maps(size: int, seed: int, first: int, count: int) -> Episodes:
 
 
 def to_tensors(ep: Episodes, played: dict[str, np.ndarray], frame: str = "map") -> dict[str, torch.Tensor]:
-    """The arrays :func:`agents.planet.rssm.rssm_loss` takes: frames drawn from the cells, the rest as tensors."""
-    out = {"frames": episode_frames(ep.obstacles, ep.goals, played["positions"].astype(np.int64), frame)}
+    """The arrays :func:`agents.planet.rssm.rssm_loss` takes (frames of kind ``frame`` drawn from
+    the cells, the rest as tensors) and ``cells`` (B, T): the agent's flat cell index per frame."""
+    positions = played["positions"].astype(np.int64)
+    out = {"frames": as_float(episode_frames(ep.obstacles, ep.goals, positions, frame))}
+    out["cells"] = torch.from_numpy(positions[..., 0] * ep.obstacles.shape[-1] + positions[..., 1])
     for key in ("actions", "rewards", "ends", "mask"):
         out[key] = torch.from_numpy(np.ascontiguousarray(played[key]))
     return out
 
 
-def random_chunks(size: int, batch: int, length: int, seed: int = 0) -> dict[str, torch.Tensor]:
+def random_chunks(size: int, batch: int, length: int, seed: int = 0, frame: str = "map") -> dict[str, torch.Tensor]:
     """``batch`` episodes of ``length`` frames (uniform random actions) on ``size x size`` maps."""
     ep = training_maps(size, seed, 0, batch)
-    return to_tensors(ep, play_episodes(ep, random_chooser(np.random.default_rng(seed)), length))
+    return to_tensors(ep, play_episodes(ep, random_chooser(np.random.default_rng(seed)), length), frame)
 
 
 class ReplayBuffer:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 
-from agents.planet.conv_rssm import AGENT_CHANNEL
 from agents.planet.rssm import LatentModel, RSSMState, point
 
 
@@ -25,7 +24,7 @@ def open_loop_check(model: LatentModel, chunks: dict[str, torch.Tensor]) -> dict
     * ``reward_mse``: mean squared error of the predicted reward;
     * ``end_error``: share of chunks whose predicted episode end (probability over 0.5) is wrong.
 
-    :param chunks: map-frame chunks as :meth:`agents.planet.data.ReplayBuffer.sample` or
+    :param chunks: chunks (with the agent's flat cell index per frame, ``cells``) as :meth:`agents.planet.data.ReplayBuffer.sample` or
         :func:`agents.planet.data.random_chunks` give them (frames, actions, rewards, ends, mask).
     """
     frames, actions = chunks["frames"], chunks["actions"]
@@ -34,7 +33,7 @@ def open_loop_check(model: LatentModel, chunks: dict[str, torch.Tensor]) -> dict
     model.eval()
     state: RSSMState = model.update(None, None, frames[:, 0])
     out: dict[str, list[float]] = {"agent": [], "reward_mse": [], "end_error": []}
-    truth = frames[:, :, AGENT_CHANNEL].flatten(2).argmax(-1)
+    truth = chunks["cells"]
     for k in range(1, t):
         h, prior = model.transition(state, actions[:, k])
         state = RSSMState(h, point(prior))
@@ -42,7 +41,7 @@ def open_loop_check(model: LatentModel, chunks: dict[str, torch.Tensor]) -> dict
         live = chunks["mask"][:, k] > 0
         if not live.any():
             break
-        guess = model.decode(feats)[:, AGENT_CHANNEL].flatten(1).argmax(-1)
+        guess = model.agent_logits(feats).argmax(-1)
         out["agent"].append((guess == truth[:, k])[live].float().mean().item())
         out["reward_mse"].append(((model.reward(feats) - chunks["rewards"][:, k]) ** 2)[live].mean().item())
         ended = torch.sigmoid(model.end_logit(feats)) > 0.5

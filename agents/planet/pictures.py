@@ -13,12 +13,15 @@ import torch
 
 from agents.pictures import titled
 from agents.planet.rssm import LatentModel, RSSMState, point
-from agents.worldmodels.pictures import _row, to_rgb
+from agents.worldmodels.pictures import _row, frames_rgb
 
 
 @torch.no_grad()
-def open_loop_frames(model: LatentModel, chunks: dict[str, torch.Tensor], context: int = 1) -> list[np.ndarray]:
-    """GIF frames of open-loop prediction on the chunks (frames (B, T, 3, N, N), actions (B, T)).
+def open_loop_frames(
+    model: LatentModel, chunks: dict[str, torch.Tensor], context: int = 1, frame: str = "map"
+) -> list[np.ndarray]:
+    """GIF frames of open-loop prediction on the chunks (frames (B, T, 3, S, S) of kind ``frame``,
+    actions (B, T)).
 
     Frame ``t`` shows each chunk's true frame ``t`` (left) beside the model's (right): for
     ``t < context`` the filtered state's reconstruction, after that the prior's imagination.
@@ -43,7 +46,7 @@ def open_loop_frames(model: LatentModel, chunks: dict[str, torch.Tensor], contex
     model.train(was_training)
     out = []
     for k in range(t):
-        truth, guess = to_rgb(frames[:, k].numpy()), to_rgb(decoded[k].numpy())
+        truth, guess = frames_rgb(frames[:, k].numpy(), frame), frames_rgb(decoded[k].numpy(), frame)
         pairs = np.stack([_row(np.stack([truth[i], guess[i]]), gap=2) for i in range(b)])
         what = f"context frame {k + 1} of {context}" if k < context else f"imagined step {k - context + 1}"
         out.append(titled(_row(pairs, gap=10), what, "each pair: truth | model"))

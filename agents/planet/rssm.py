@@ -24,6 +24,9 @@ from torch.distributions import Distribution, Normal, OneHotCategoricalStraightT
 
 from gridworld_env.core import N_ACTIONS
 
+#: The agent's channel in a map frame (obstacles, goal, agent).
+AGENT_CHANNEL = 2
+
 
 @dataclass
 class RSSMState:
@@ -114,6 +117,11 @@ class LatentModel(nn.Module):
     def decode(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, F...) features -> (B, C, N, N) frame logits."""
         raise NotImplementedError
+
+    def agent_logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, F...) features -> (B, N * N): where the model sees the agent, one logit per cell
+        (the decoded map frame's agent channel)."""
+        return self.decode(feats)[:, AGENT_CHANNEL].flatten(1)
 
     def reward(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, F...) features -> (B,) reward of the move that led to the state."""
@@ -250,6 +258,7 @@ def rssm_loss(
     kl_balance: float = 0.5,
     open_loop: float = 0.0,
     reward_scale: float = 1.0,
+    recon_scale: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """PlaNet's loss on a batch of chunks (each term a mean over the valid steps of ``mask``).
 
@@ -266,6 +275,8 @@ def rssm_loss(
         planner imagines them (observation overshooting).
     :param reward_scale: weight of the reward and episode-end terms against the frame's (a map
         frame has 3 x N x N pixels and one reward).
+    :param recon_scale: weight of the frame terms (a picture of P x P pixels per cell has P ** 2
+        times the terms of a map frame; ``1 / P ** 2`` gives its frame term a map frame's weight).
     """
     states, priors, posts = model.observe(frames, actions)
     b, t = frames.shape[:2]
@@ -288,7 +299,7 @@ def rssm_loss(
         to_prior = torch.stack([kl_divergence(q, _detached(p)).flatten(1).sum(-1) for q, p in zip(posts, priors)], 1)
         mixed = 2 * (kl_balance * to_post + (1 - kl_balance) * to_prior)
         kl_term = (torch.where(kl > free_nats, mixed, torch.zeros_like(mixed)) * weight).sum()
-    total = recon + reward_scale * (reward + end) + kl_scale * kl_term
+    total = recon_scale * recon + reward_scale * (reward + end) + kl_scale * kl_term
     out = {"loss": total, "recon": recon, "reward": reward, "end": end, "kl": (kl * weight).sum()}
     if open_loop > 0:
         # What planning sees: the prior's mean rolled from the first posterior state with the chunk's
@@ -310,6 +321,6 @@ def rssm_loss(
             model.end_logit(flat).view(b, t - 1), ends[:, 1:], reduction="none"
         )
         ol_end = (ol_end * w).sum()
-        out["loss"] = total + open_loop * (ol_recon + reward_scale * (ol_reward + ol_end))
+        out["loss"] = total + open_loop * (recon_scale * ol_recon + reward_scale * (ol_reward + ol_end))
         out.update(open_recon=ol_recon, open_reward=ol_reward, open_end=ol_end)
     return out

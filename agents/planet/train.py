@@ -55,6 +55,7 @@ def model_args(cfg: PlaNetConfig) -> dict[str, Any]:
         "latent": cfg.latent,
         "classes": cfg.classes,
         "frame_posterior": cfg.frame_posterior,
+        "frame": cfg.frame,
     }
 
 
@@ -75,7 +76,7 @@ def planner_chooser(agent: PlaNetAgent, images: torch.Tensor, explore: float, rn
     return choose
 
 
-def validation_success(agent: PlaNetAgent, size: int, maps: int, chunk: int = 100) -> float:
+def validation_success(agent: PlaNetAgent, size: int, maps: int) -> float:
     """Success rate of the agent on the first ``maps`` validation maps (replanning each step)."""
     ep = held_out_episodes(size, maps, seed=VAL_SEED)
     images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
@@ -83,14 +84,16 @@ def validation_success(agent: PlaNetAgent, size: int, maps: int, chunk: int = 10
     return evaluate_act_fn(act, ep, accuracy=False).success_rate
 
 
-def imagination_scores(model: LatentModel, size: int, chunks: int = 200, length: int = 9) -> dict[str, float]:
+def imagination_scores(
+    model: LatentModel, size: int, chunks: int = 200, length: int = 9, frame: str = "map"
+) -> dict[str, float]:
     """:func:`agents.planet.diagnostics.open_loop_check` on random-action chunks of held-out
     validation maps, averaged over the imagined steps: ``open_agent`` (share of agent cells
     imagined right), ``open_agent_last`` (the same after ``length - 1`` moves) and
     ``open_reward_mse``. A model that plans well scores ``open_agent`` near 1."""
     ep = held_out_episodes(size, chunks, seed=VAL_SEED)
     played = play_episodes(ep, random_chooser(np.random.default_rng(VAL_SEED)), length)
-    check = open_loop_check(model, to_tensors(ep, played))
+    check = open_loop_check(model, to_tensors(ep, played, frame))
     return {
         "open_agent": float(np.mean(check["agent"])),
         "open_agent_last": check["agent"][-1],
@@ -169,7 +172,7 @@ class _Run:
         self.model.train()
         sums: dict[str, float] = {}
         for _ in range(steps):
-            batch = self.buffer.sample(self.rng, cfg.batch, cfg.chunk)
+            batch = self.buffer.sample(self.rng, cfg.batch, cfg.chunk, cfg.frame)
             out = rssm_loss(
                 self.model,
                 batch["frames"],
@@ -182,6 +185,7 @@ class _Run:
                 kl_balance=cfg.kl_balance,
                 open_loop=cfg.open_loop,
                 reward_scale=cfg.reward_scale,
+                recon_scale=cfg.recon_scale,
             )
             self.optim.zero_grad()
             out["loss"].backward()
@@ -197,8 +201,9 @@ class _Run:
 
 def check_resume(stored: dict[str, Any], cfg: PlaNetConfig) -> None:
     """``ValueError`` naming the settings that differ from the stored run's (but :data:`RESUMABLE`)."""
-    now = dataclasses.asdict(cfg)
-    changed = [k for k in now if k not in RESUMABLE and stored.get(k) != now[k]]
+    now, defaults = dataclasses.asdict(cfg), dataclasses.asdict(PlaNetConfig())
+    # a setting added since the run was stored had its default then
+    changed = [k for k in now if k not in RESUMABLE and stored.get(k, defaults[k]) != now[k]]
     if changed:
         raise ValueError(
             "--resume needs the stored run's settings; changed: "
@@ -258,7 +263,7 @@ def train_planet(
                 run.collect(cfg, cfg.collect_episodes, planner=True)
             run.cycle += 1
             record.update(cycle=run.cycle, env_steps=run.buffer.steps, episodes=len(run.buffer))
-            record.update(imagination_scores(run.model, cfg.size))
+            record.update(imagination_scores(run.model, cfg.size, frame=cfg.frame))
             if run.cycle % cfg.eval_every == 0 or run.cycle == cfg.cycles:
                 record["val_success"] = validation_success(run.agent(cfg), cfg.size, cfg.eval_maps)
             run.history.append(record)
