@@ -37,6 +37,7 @@ from agents.config import (
 )
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import VINPolicy
+from agents.gppn import GPPNPolicy
 from gridworld_env import env_size, env_spec
 from gridworld_env.atomic import atomic_path
 from gridworld_env.core import observation_images
@@ -52,7 +53,8 @@ class BCConfig:
     env_id: str = "VINGrid-16x16-v0"
     """Registered env whose maps and spaces are used."""
     policy: str = "vin"
-    """``vin``, or the paper's reactive baselines ``cnn`` and ``fcn`` (:mod:`agents.baselines`)."""
+    """``vin``, ``gppn`` (:mod:`agents.gppn`), or the paper's reactive baselines ``cnn`` and
+    ``fcn`` (:mod:`agents.baselines`)."""
     n_maps: int = 5000
     """Training maps: env seeds ``[seed, seed + n_maps)`` (the paper used 5,000)."""
     trajectories_per_map: int | None = 7
@@ -75,13 +77,13 @@ class BCConfig:
     """``expert``: cross-entropy on the expert's action; ``optimal_set``: minus the log of the
     probability of the set of optimal actions (tie-aware)."""
     k: int | None = None
-    """VIN: value-iteration steps; default the paper's K for the map size."""
+    """VIN: value-iteration steps; GPPN: iterations; default the paper's K for the map size."""
     ch_h: int = 150
-    """VIN: hidden reward channels; FCN: channels of its first two layers."""
+    """VIN: hidden reward channels; GPPN: LSTM channels per cell; FCN: channels of its first two layers."""
     ch_q: int = 10
     """VIN: Q channels; FCN: channels of its last layer."""
     kernel_size: int = 3
-    """VIN: value-iteration kernel."""
+    """VIN: value-iteration kernel; GPPN: the gather convolution's kernel."""
     tied: bool = True
     """VIN: one pair of VI kernels for all iterations; ``False`` unties them (one pair per iteration)."""
     kernel_init: str = "moves"
@@ -98,7 +100,7 @@ class BCConfig:
     def __post_init__(self) -> None:
         check_types(self)
         check_choice("kernel_init", self.kernel_init, ("moves", "zero"))
-        check_choice("policy", self.policy, ("vin", "cnn", "fcn"))
+        check_choice("policy", self.policy, ("vin", "gppn", "cnn", "fcn"))
         check_choice("optimizer", self.optimizer, ("rmsprop", "adam"))
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_choice("loss", self.loss, ("expert", "optimal_set"))
@@ -125,9 +127,16 @@ def build_model(cfg: BCConfig) -> PPO:
             "kernel_init": cfg.kernel_init,
             "tied": cfg.tied,
         }
+    elif cfg.policy == "gppn":
+        policy_kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "kernel_size": cfg.kernel_size}
     elif cfg.policy == "fcn":
         policy_kwargs["features_extractor_kwargs"] = {"ch_h": cfg.ch_h, "ch_q": cfg.ch_q}
-    policies: dict[str, type[ActorCriticPolicy]] = {"vin": VINPolicy, "cnn": CNNPolicy, "fcn": FCNPolicy}
+    policies: dict[str, type[ActorCriticPolicy]] = {
+        "vin": VINPolicy,
+        "gppn": GPPNPolicy,
+        "cnn": CNNPolicy,
+        "fcn": FCNPolicy,
+    }
     policy = policies[cfg.policy]
     device = resolve_device(cfg.device)
     return PPO(policy, gym.make(cfg.env_id), policy_kwargs=policy_kwargs, seed=cfg.seed, device=device, verbose=0)

@@ -57,7 +57,54 @@ def group_maps(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return images[new], run
 
 
-class VINExtractor(BaseFeaturesExtractor):
+class PlanningExtractor(BaseFeaturesExtractor):
+    """A features extractor that plans once per distinct map and reads the plan at each agent's
+    cell: the body of :class:`VINExtractor` and :class:`agents.gppn.GPPNExtractor`. A subclass
+    gives :meth:`planner`, a module with ``plan(maps) -> (M, F, H, W)`` and
+    ``act(plans, map_index, rows, cols) -> (S, F)``, and sets ``plan_once_per_map`` and
+    ``plan_cache`` (see :class:`VINExtractor`)."""
+
+    #: Plans kept at most; the cache is emptied when it would grow past this.
+    CACHE_SIZE = 4096
+
+    plan_once_per_map: bool
+    plan_cache: bool
+
+    def planner(self) -> Any:
+        raise NotImplementedError
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        images = observations["image"]
+        pos = observations["position"].long()
+        if self.plan_once_per_map:
+            maps, index = group_maps(images)
+        else:
+            maps, index = images, torch.arange(images.shape[0], device=images.device)
+        if self.plan_cache and not torch.is_grad_enabled():
+            q = self._cached_plans(maps)
+        else:
+            q = self.planner().plan(maps)
+        return self.planner().act(q, index, pos[:, 0], pos[:, 1])
+
+    def _cached_plans(self, maps: torch.Tensor) -> torch.Tensor:
+        # The cache is keyed on each parameter's storage and torch's in-place version counter
+        # (``Tensor._version``, private): an optimiser step or ``load_state_dict`` bumps it.
+        # ``tests/test_agents.py::test_plan_cache_is_exact_and_follows_weight_updates`` fails if
+        # torch stops doing so.
+        version = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        cache: dict[bytes, torch.Tensor] = getattr(self, "_cache", {})
+        if version != getattr(self, "_cache_version", ()) or len(cache) + maps.shape[0] > self.CACHE_SIZE:
+            cache, self._cache_version = {}, version
+        self._cache = cache
+        keys = [m.tobytes() for m in maps.cpu().numpy()]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        if missing:
+            for i, q in zip(missing, self.planner().plan(maps[missing])):
+                cache[keys[i]] = q
+        return torch.stack([cache[key] for key in keys])
+
+
+class VINExtractor(PlanningExtractor):
     """Features = Q of a :class:`~agents.vin.VIN` at the agent's cell.
 
     :param observation_space: a VINGrid ``Dict`` space (``image`` and ``position``).
@@ -80,9 +127,6 @@ class VINExtractor(BaseFeaturesExtractor):
     :param walls_block: a move into an obstacle leaves the agent in place, as in the env (see
         :class:`~agents.vin.VIN`); needs ``learn_vi_kernels=False``.
     """
-
-    #: Plans kept at most; the cache is emptied when it would grow past this.
-    CACHE_SIZE = 4096
 
     def __init__(
         self,
@@ -132,33 +176,8 @@ class VINExtractor(BaseFeaturesExtractor):
         self._cache: dict[bytes, torch.Tensor] = {}
         self._cache_version: tuple = ()
 
-    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        images = observations["image"]
-        pos = observations["position"].long()
-        if self.plan_once_per_map:
-            maps, index = group_maps(images)
-        else:
-            maps, index = images, torch.arange(images.shape[0], device=images.device)
-        if self.plan_cache and not torch.is_grad_enabled():
-            q = self._cached_plans(maps)
-        else:
-            q = self.vin.plan(maps)
-        return self.vin.act(q, index, pos[:, 0], pos[:, 1])
-
-    def _cached_plans(self, maps: torch.Tensor) -> torch.Tensor:
-        # The cache is keyed on each parameter's storage and torch's in-place version counter
-        # (``Tensor._version``, private): an optimiser step or ``load_state_dict`` bumps it.
-        # ``tests/test_agents.py::test_plan_cache_is_exact_and_follows_weight_updates`` fails if
-        # torch stops doing so.
-        version = tuple((p.data_ptr(), p._version) for p in self.parameters())
-        if version != self._cache_version or len(self._cache) + maps.shape[0] > self.CACHE_SIZE:
-            self._cache, self._cache_version = {}, version
-        keys = [m.tobytes() for m in maps.cpu().numpy()]
-        missing = [i for i, key in enumerate(keys) if key not in self._cache]
-        if missing:
-            for i, q in zip(missing, self.vin.plan(maps[missing])):
-                self._cache[keys[i]] = q
-        return torch.stack([self._cache[key] for key in keys])
+    def planner(self) -> VIN:
+        return self.vin
 
 
 def _vin_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from agents.config import (
 )
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import MaskableVINPolicy, VINPolicy
+from agents.gppn import GPPNPolicy, MaskableGPPNPolicy
 from gridworld_env import env_size, env_spec
 from gridworld_env.atomic import atomic_path
 from gridworld_env.vector import VINGridVecEnv
@@ -59,6 +60,8 @@ CHECKPOINT_FORMAT = "vingrid-ppo-checkpoint-v1"
 POLICIES: dict[tuple[str, bool], Any] = {
     ("vin", False): VINPolicy,
     ("vin", True): MaskableVINPolicy,
+    ("gppn", False): GPPNPolicy,
+    ("gppn", True): MaskableGPPNPolicy,
     ("cnn", False): CNNPolicy,
     ("cnn", True): MaskableCNNPolicy,
     ("fcn", False): FCNPolicy,
@@ -131,9 +134,9 @@ class PPOConfig:
     """Minibatches of whole episodes rather than single steps, so the steps of a map share
     one value iteration (VIN and FCN plan once per distinct map in a minibatch)."""
     k: int | None = None
-    """VIN value-iteration steps (default: the paper's K for the size); VIN only."""
+    """VIN value-iteration steps or GPPN iterations (default: the paper's K for the size)."""
     ch_h: int = 150
-    """VIN hidden reward channels; VIN only."""
+    """VIN hidden reward channels, or GPPN LSTM channels per cell."""
     ch_q: int = 10
     """VIN Q channels; VIN only."""
     eval_freq: int = 20_000
@@ -203,12 +206,17 @@ VIN_ONLY_KEYS = (
 )
 
 
+#: The settings of :data:`VIN_ONLY_KEYS` that the GPPN reads too (iterations, channels per cell).
+GPPN_KEYS = ("k", "ch_h")
+
+
 def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as the policy sees them: without :data:`VIN_ONLY_KEYS` unless the policy is the VIN,
     so that a CNN run is the same run whatever those keys say."""
     if settings.get("policy") == "vin":
         return dict(settings)
-    return {k: v for k, v in settings.items() if k not in VIN_ONLY_KEYS}
+    keep = GPPN_KEYS if settings.get("policy") == "gppn" else ()
+    return {k: v for k, v in settings.items() if k not in VIN_ONLY_KEYS or k in keep}
 
 
 def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +277,8 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
         kwargs["center_q"] = cfg.center_q
         kwargs["head_init"] = cfg.head_init
         kwargs["learn_head"] = cfg.learn_head
+    elif cfg.policy == "gppn":
+        kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h}
     algo = MaskablePPO if cfg.masked else PPO
     buffer = None
     if cfg.group_minibatches:

@@ -1,0 +1,140 @@
+"""The Gated Path Planning Network (GPPN, Lee et al., ICML 2018), planning once per map.
+
+GPPN keeps the VIN's shape (a recurrence over the map, then attention on the agent's cell) and
+replaces value iteration's max over Q channels by an LSTM update: every cell carries an LSTM
+state ``(h, c)`` of ``ch_h`` channels, started from convolutions of the map, and each of the
+``k`` iterations feeds each cell's LSTM one input, a ``kernel_size`` x ``kernel_size``
+convolution of the hidden map (what the cell's neighbours hold):
+
+    x = hidden_conv(image)                 (3x3, ch_h channels)
+    h, c = h0_conv(x), c0_conv(x)          (3x3 each)
+    repeat k times:  h, c = LSTMCell(gather_conv(h), (h, c))    (gather: ch_h -> 1 channel)
+    features = h at the agent's cell       (SB3's action net: the linear layer to 8 logits)
+
+The gates let information travel along a corridor without the geometric shrinking or growth of a
+value kernel whose weights are learned (the VIN's long-path failure), and weights are tied
+across iterations as in value iteration, so ``k`` can differ at test time. Exposed exactly like
+the VIN: :class:`GPPNExtractor` (plans once per distinct map, with the plan cache of
+:class:`agents.policies.PlanningExtractor`) and :class:`GPPNPolicy` / :class:`MaskableGPPNPolicy`
+for PPO, MaskablePPO and the BC trainer (``BCConfig(policy="gppn")``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
+from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+from torch import nn
+
+from agents.policies import PlanningExtractor
+from agents.vin import default_k
+
+
+class GPPN(nn.Module):
+    """Map convolutions, ``k`` tied LSTM iterations over the cells, attention.
+
+    :param in_channels: observation channels (obstacles, goal).
+    :param k: iterations (information moves ``kernel_size // 2`` cells per iteration).
+    :param ch_h: LSTM channels per cell (the paper's 150; the features' dimension).
+    :param kernel_size: the gather convolution's kernel (odd; the paper's f).
+    """
+
+    def __init__(self, in_channels: int = 2, k: int = 20, ch_h: int = 64, kernel_size: int = 3) -> None:
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"k (iterations) must be >= 1, got {k}")
+        if ch_h < 1:
+            raise ValueError(f"ch_h must be >= 1, got {ch_h}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        self.k, self.ch_h = k, ch_h
+        self.hidden = nn.Conv2d(in_channels, ch_h, 3, padding=1)
+        self.h0 = nn.Conv2d(ch_h, ch_h, 3, padding=1)
+        self.c0 = nn.Conv2d(ch_h, ch_h, 3, padding=1)
+        self.gather = nn.Conv2d(ch_h, 1, kernel_size, padding=kernel_size // 2)
+        self.lstm = nn.LSTMCell(1, ch_h)
+
+    def plan(self, image: torch.Tensor, k: int | None = None) -> torch.Tensor:
+        """(M, C, H, W) maps -> (M, ch_h, H, W) hidden states after ``k`` iterations (default
+        the module's)."""
+        m, _, height, width = image.shape
+        x = self.hidden(image)
+        h = self.h0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
+        c = self.c0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
+        for _ in range(self.k if k is None else k):
+            grid = h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
+            inp = self.gather(grid).reshape(-1, 1)
+            h, c = self.lstm(inp, (h, c))
+        return h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
+
+    def act(self, plans: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Attention: the hidden state of map ``map_index[i]`` at ``(rows[i], cols[i])`` (S, ch_h)."""
+        return plans[map_index, :, rows, cols]
+
+    def forward(
+        self, image: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
+        return self.act(self.plan(image), map_index, rows, cols)
+
+
+class GPPNExtractor(PlanningExtractor):
+    """Features = a :class:`GPPN`'s hidden state at the agent's cell (``ch_h`` features).
+
+    :param observation_space: a VINGrid ``Dict`` space (``image`` and ``position``).
+    :param k: iterations; default :func:`agents.vin.default_k` of the map size.
+    :param ch_h: LSTM channels per cell.
+    :param kernel_size: the gather convolution's kernel.
+    :param plan_once_per_map: share one plan among samples of the same map (exact).
+    :param plan_cache: without gradients, keep the plans of the maps seen since the weights last
+        changed (exact; see :class:`agents.policies.VINExtractor`).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        k: int | None = None,
+        ch_h: int = 64,
+        kernel_size: int = 3,
+        plan_once_per_map: bool = True,
+        plan_cache: bool = True,
+    ) -> None:
+        if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
+            raise ValueError("GPPNExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
+        super().__init__(observation_space, features_dim=ch_h)
+        shape = observation_space["image"].shape
+        assert shape is not None, "the image space has a shape"
+        channels, height, _ = shape
+        self.gppn = GPPN(channels, k if k is not None else default_k(height), ch_h, kernel_size)
+        self.plan_once_per_map, self.plan_cache = plan_once_per_map, plan_cache
+        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache_version: tuple = ()
+
+    def planner(self) -> GPPN:
+        return self.gppn
+
+
+def _gppn_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    kwargs.setdefault("features_extractor_class", GPPNExtractor)
+    kwargs.setdefault("net_arch", [])
+    kwargs.setdefault("normalize_images", False)
+    kwargs.setdefault("share_features_extractor", True)
+    return kwargs
+
+
+class GPPNPolicy(MultiInputActorCriticPolicy):
+    """Actor-critic policy with a GPPN inside, for ``PPO(GPPNPolicy, env)``; GPPN settings go in
+    ``features_extractor_kwargs`` (``k``, ``ch_h``, ``kernel_size``). The action net is the
+    paper's linear layer from the agent cell's hidden state to the 8 logits."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **_gppn_defaults(kwargs))
+
+
+class MaskableGPPNPolicy(MaskableMultiInputActorCriticPolicy):
+    """The same for sb3-contrib's ``MaskablePPO(MaskableGPPNPolicy, env)``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **_gppn_defaults(kwargs))

@@ -1,0 +1,90 @@
+"""The GPPN module (``agents.gppn``), its SB3 policies and behaviour cloning on mazes."""
+
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import PPO
+
+from agents.bc import BCConfig, train_bc
+from agents.gppn import GPPN, GPPNExtractor, GPPNPolicy, MaskableGPPNPolicy
+from gridworld_env import env_spec
+from gridworld_env.expert import make_dataset
+from gridworld_env.vector import VINGridVecEnv
+
+
+def test_information_travels_one_cell_per_iteration():
+    """The map convolutions reach 2 cells, each iteration ``kernel_size // 2`` more: the agent
+    cell's state after k iterations depends on the map within 2 + k cells, and not beyond."""
+    torch.manual_seed(0)
+    net = GPPN(2, k=3, ch_h=8)
+    image = torch.zeros(1, 2, 15, 15)
+    base = net.plan(image)[0, :, 7, 7]
+    for radius, changes in ((5, True), (6, False)):
+        moved = image.clone()
+        moved[0, 0, 7, 7 + radius] = 1.0
+        assert (not torch.equal(net.plan(moved)[0, :, 7, 7], base)) == changes, radius
+    assert net.plan(image, k=1).shape == (1, 8, 15, 15)  # k can change at inference (tied weights)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"), [({"k": 0}, "k"), ({"kernel_size": 2}, "kernel_size"), ({"ch_h": 0}, "ch_h")]
+)
+def test_bad_gppn_settings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GPPN(2, **kwargs)
+
+
+def test_plan_once_per_map_and_the_plan_cache_are_exact():
+    env = VINGridVecEnv(3, size=15, seed=4, spec=env_spec("VINGridMaze-15x15-v0"))
+    obs = env.reset()
+    images = torch.as_tensor(np.repeat(obs["image"], 2, axis=0)).float()
+    pos = torch.as_tensor(np.repeat(obs["position"], 2, axis=0)).float()
+    pos[1::2] = pos[1::2].flip(1)  # another cell of the same map (maybe a wall: the state is still defined)
+    shared = GPPNExtractor(env.observation_space, k=5, ch_h=6)
+    single = GPPNExtractor(env.observation_space, k=5, ch_h=6, plan_once_per_map=False, plan_cache=False)
+    single.load_state_dict(shared.state_dict())
+    batch = {"image": images, "position": pos}
+    a, b = shared(batch), single(batch)
+    assert a.shape == (6, 6) and torch.allclose(a, b, atol=1e-6)
+    with torch.no_grad():
+        cached = shared(batch)
+        assert len(shared._cache) == 3 and torch.allclose(cached, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("algo, policy", [(PPO, GPPNPolicy), (MaskablePPO, MaskableGPPNPolicy)])
+def test_ppo_with_a_gppn_learns_briefly_and_round_trips(algo, policy, tmp_path):
+    env = VINGridVecEnv(4, size=15, max_steps=16, seed=0, spec=env_spec("VINGridMaze-15x15-v0"))
+    kwargs = {"features_extractor_kwargs": {"ch_h": 8, "k": 6}}
+    model = algo(policy, env, n_steps=16, batch_size=32, n_epochs=1, policy_kwargs=kwargs, seed=0, device="cpu")
+    model.learn(64)
+    model.save(tmp_path / "m.zip")
+    from agents.zoo import load_model
+
+    loaded = load_model(str(tmp_path / "m.zip"))
+    assert loaded.policy.features_extractor.gppn.k == 6
+    obs = env.reset()
+    a1, _ = model.predict(obs, deterministic=True)
+    a2, _ = loaded.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2)
+
+
+def test_bc_trains_a_gppn_on_mazes_well_beyond_chance(tmp_path):
+    cfg = BCConfig(
+        env_id="VINGridMaze-15x15-v0",
+        policy="gppn",
+        n_maps=100,
+        epochs=4,
+        val_maps=20,
+        k=20,
+        ch_h=16,
+        lr=0.01,
+        optimizer="adam",
+        threads=1,
+    )
+    model, history = train_bc(cfg, str(tmp_path / "run"))
+    assert type(model.policy.features_extractor).__name__ == "GPPNExtractor"
+    data = make_dataset(15, 20, 7, seed=0, spec=env_spec("VINGridMaze-15x15-v0"))
+    chance = float(data.optimal.mean())  # a uniform random move is optimal this often
+    assert history[-1]["val_accuracy"] > max(0.35, 2 * chance), (chance, history)
+    assert history[-1]["val_accuracy"] > history[0]["val_accuracy"] + 0.1, history
