@@ -48,8 +48,8 @@ from agents.config import (
     resolve_device,
 )
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
-from agents.policies import MaskableVINPolicy, VINPolicy
 from agents.gppn import GPPNPolicy, MaskableGPPNPolicy
+from agents.policies import MaskableVINPolicy, VINPolicy
 from gridworld_env import env_size, env_spec
 from gridworld_env.atomic import atomic_path
 from gridworld_env.vector import VINGridVecEnv
