@@ -56,6 +56,11 @@ class GPPN(nn.Module):
         self.c0 = nn.Conv2d(ch_h, ch_h, 3, padding=1)
         self.gather = nn.Conv2d(ch_h, 1, kernel_size, padding=kernel_size // 2)
         self.lstm = nn.LSTMCell(1, ch_h)
+        #: Without gradients: iterations in place of ``k`` and a tolerance on the hidden states
+        #: to stop at (:func:`agents.vin.set_inference_planning`).
+        self.inference_k: int | None = None
+        self.inference_tol: float | None = None
+        self.last_iterations = k
 
     def plan(self, image: torch.Tensor, k: int | None = None) -> torch.Tensor:
         """(M, C, H, W) maps -> (M, ch_h, H, W) hidden states after ``k`` iterations (default
@@ -64,10 +69,20 @@ class GPPN(nn.Module):
         x = self.hidden(image)
         h = self.h0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
         c = self.c0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
-        for _ in range(self.k if k is None else k):
+        tol = None
+        if k is None:
+            k = self.k
+            if not torch.is_grad_enabled():
+                k, tol = self.inference_k or self.k, self.inference_tol
+        self.last_iterations = k
+        for i in range(k):
             grid = h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
             inp = self.gather(grid).reshape(-1, 1)
+            before = h
             h, c = self.lstm(inp, (h, c))
+            if tol is not None and bool(((h - before).abs() <= tol).all()):
+                self.last_iterations = i + 1
+                break
         return h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
 
     def act(self, plans: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--render-episodes", type=int, default=3, help="episodes to render (default: %(default)s)")
     parser.add_argument("--render-out", default="out/eval.gif", help="GIF path for --render gif (default: %(default)s)")
+    parser.add_argument(
+        "--plan-k", type=int, default=None, help="VIN / GPPN: planning iterations in place of the trained K"
+    )
+    parser.add_argument(
+        "--plan-tol",
+        type=float,
+        default=None,
+        help="VIN / GPPN: stop planning once no value changes by more than this (run to convergence)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.episodes < 1:
@@ -60,6 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"the agent was trained on {model.size}x{model.size} maps, not {size}x{size}")
     except ValueError as exc:
         parser.error(f"{args.model}: {exc}" if "trained on" in str(exc) else str(exc))
+    if args.plan_k is not None or args.plan_tol is not None:
+        from agents.vin import set_inference_planning
+
+        try:
+            if not hasattr(model, "policy"):
+                raise ValueError("--plan-k and --plan-tol set a VIN's or GPPN's planning: this agent has neither")
+            set_inference_planning(model.policy, args.plan_k, args.plan_tol)
+        except ValueError as exc:
+            parser.error(str(exc))
     if not hasattr(model, "policy"):  # an agent with memory (World Models): through its predict
         if args.render is not None:
             parser.error("--render draws SB3 policies only; this agent is scored without pictures")
@@ -68,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = evaluate_policy_on_maps(model.policy, size, args.episodes, args.seed, not args.no_progress, spec)
     figures = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.as_dict().items()}
     report = {"env": args.env, "model": args.model, "seed": args.seed, **figures}
+    if args.plan_k is not None or args.plan_tol is not None:
+        report.update(plan_k=args.plan_k, plan_tol=args.plan_tol)
     if args.render is not None:
         from agents.pictures import render_policy
 

@@ -88,3 +88,61 @@ def test_bc_trains_a_gppn_on_mazes_well_beyond_chance(tmp_path):
     chance = float(data.optimal.mean())  # a uniform random move is optimal this often
     assert history[-1]["val_accuracy"] > max(0.35, 2 * chance), (chance, history)
     assert history[-1]["val_accuracy"] > history[0]["val_accuracy"] + 0.1, history
+
+
+def _constant_cost_vin(k):
+    """A VIN whose reward is -1 on every cell, with the goal terminal: its values converge to
+    minus the number of moves to the goal or off the map (outside, reward and value are the zero
+    padding; walls cost a move like any cell, as published)."""
+    from agents.vin import VIN
+
+    vin = VIN(2, k=k, ch_h=4, ch_q=8, terminal_goal=True)
+    with torch.no_grad():
+        vin.hidden.weight.zero_()
+        vin.hidden.bias.fill_(1.0)
+        vin.reward.weight.fill_(-0.25)
+    return vin
+
+
+def test_value_iteration_runs_to_its_fixed_point_at_inference():
+    from agents.vin import set_inference_planning
+
+    vin = _constant_cost_vin(5)
+    image = torch.zeros(1, 2, 15, 15)
+    image[0, 1, 1, 1] = 1.0  # the goal in a corner; the middle cell is 8 moves from the edge
+    policy = torch.nn.Sequential(vin)
+    with torch.no_grad():
+        short = vin.plan(image)
+        set_inference_planning(policy, k=500, tol=0.0)
+        converged = vin.plan(image)
+        assert 5 < vin.last_iterations < 20  # stopped at the fixed point, once the values crossed the map
+        set_inference_planning(policy, k=500)
+        assert torch.equal(vin.plan(image), converged) and vin.last_iterations == 500  # past it nothing moves
+    assert not torch.equal(short, converged)
+    assert torch.equal(vin.plan(image), short)  # with gradients (training) the trained K stands
+    with pytest.raises(ValueError, match="k must be"):
+        set_inference_planning(policy, k=0)
+    from agents.vin import VIN
+
+    with pytest.raises(ValueError, match="untied"):
+        set_inference_planning(torch.nn.Sequential(VIN(2, k=3, tied=False)), k=5)
+    with pytest.raises(ValueError, match="no VIN or GPPN"):
+        set_inference_planning(torch.nn.Sequential(torch.nn.Linear(2, 2)), k=5)
+
+
+def test_a_gppn_plans_with_other_iterations_at_inference_and_the_cache_follows():
+    from agents.vin import set_inference_planning
+
+    env = VINGridVecEnv(2, size=15, seed=1, spec=env_spec("VINGridMaze-15x15-v0"))
+    obs = env.reset()
+    batch = {k: torch.as_tensor(v).float() for k, v in obs.items()}
+    extractor = GPPNExtractor(env.observation_space, k=4, ch_h=6)
+    with torch.no_grad():
+        before = extractor(batch)
+        set_inference_planning(extractor, k=9)
+        after = extractor(batch)  # not the cached plans of k=4
+        assert extractor.gppn.last_iterations == 9 and not torch.equal(before, after)
+        reference = extractor.gppn.act(
+            extractor.gppn.plan(batch["image"], k=9), torch.arange(2), *batch["position"].long().T
+        )
+        assert torch.allclose(after, reference)

@@ -25,7 +25,8 @@ from agents.bc import BCConfig, train_bc
 from agents.evaluation import EvalResult, evaluate_policy_on_maps
 from agents.pictures import heat_image, policy_episode_frames, side_by_side, value_images
 from agents.zoo import load_pretrained
-from gridworld_env.maps import PAPER_DENSITY, default_spec, sample_episodes
+from gridworld_env.maps import PAPER_DENSITY, MapSpec, default_spec, sample_episodes
+from gridworld_env.mazes import MazeSpec
 from gridworld_env.rendering import save_gif
 
 #: Mean optimal path of the paper's test maps, in states (start and goal included).
@@ -52,6 +53,14 @@ def map_statistics(size: int, n_maps: int, seed: int = 0) -> tuple[float, float]
     ep = sample_episodes([np_random(seed + i)[0] for i in range(n_maps)], default_spec(size))
     lengths = ep.distances[np.arange(n_maps), ep.starts[:, 0], ep.starts[:, 1]]
     return float(ep.obstacles[:, 1:-1, 1:-1].mean()), float(lengths.mean() + 1)
+
+
+def path_statistics(spec: MapSpec | MazeSpec, n_maps: int, seed: int = 0) -> dict[str, float]:
+    """Interior wall density and the mean and longest shortest path (moves, start to goal) over
+    ``n_maps`` resets of an env drawing its maps from ``spec``."""
+    ep = sample_episodes([np_random(seed + i)[0] for i in range(n_maps)], spec)
+    moves = ep.distances[np.arange(n_maps), ep.starts[:, 0], ep.starts[:, 1]]
+    return {"density": float(ep.obstacles[:, 1:-1, 1:-1].mean()), "mean": float(moves.mean()), "max": int(moves.max())}
 
 
 #: The demo's BC run: dense labels (every free cell of each map), Adam, cosine decay.
@@ -141,6 +150,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         paper_d = f"{100 * PAPER_DENSITY[size]:.1f} %" if size in PAPER_DENSITY else "-"
         paper_p = f"{PAPER_PATH_STATES[size]:.2f}" if size in PAPER_PATH_STATES else "-"
         print(f"| {size}x{size} | {100 * density:.1f} % | {paper_d} | {states:.2f} | {paper_p} | {gif} |")
+    print()
+    print("| maze | wall density | shortest path, moves: mean | max | GIF |")
+    print("|---|---|---|---|---|")
+    for env_id in gridworld_env.MAZE_ENV_IDS:
+        size = gridworld_env.env_size(env_id)
+        gif = os.path.join(args.out, f"expert_maze_{size}.gif")
+        render_expert_episode(env_id, seed=0, path=gif, cell_pixels=16 if size <= 32 else 8)
+        stats = path_statistics(gridworld_env.env_spec(env_id), args.maps)
+        print(f"| {env_id} | {100 * stats['density']:.1f} % | {stats['mean']:.1f} | {stats['max']} | {gif} |")
     if not args.no_vin:
         vin_demo(args.out, progress=not args.no_progress)
 
