@@ -88,6 +88,25 @@ class BCConfig:
     """VIN: one pair of VI kernels for all iterations; ``False`` unties them (one pair per iteration)."""
     kernel_init: str = "moves"
     """VIN: start of the VI kernels, ``moves`` (the true moves) or ``zero`` (see :class:`agents.vin.VIN`)."""
+    terminal_goal: bool = False
+    """VIN: the goal's value is 0 in every backup (see :class:`agents.vin.VIN`)."""
+    learn_vi_kernels: bool = True
+    """VIN: ``False`` keeps the value-iteration kernels at the env's moves (only the reward and the
+    head learn; see :class:`agents.policies.VINExtractor`)."""
+    reward_kernel: int = 3
+    """VIN: kernel of the hidden reward layer (3 published; 1: each cell's reward reads that cell)."""
+    walls_block: bool = False
+    """VIN: a move into an obstacle leaves the agent in place, as in the env (needs
+    ``learn_vi_kernels=False``)."""
+    head_init: str = "orthogonal"
+    """VIN: start of the action head, ``orthogonal`` or ``moves`` (logit ``a`` = Q channel ``a``)."""
+    learn_head: bool = True
+    """VIN: ``False`` keeps the ``moves`` head fixed: the policy is the softmax of the planner's Q."""
+    plan_k: int | None = None
+    """VIN: iterations when acting (validation, rollouts, ``predict``; saved with the model); default ``k``."""
+    plan_tol: float | None = None
+    """VIN: when acting, stop value iteration once no value changes by more than this (0: at its
+    fixed point, so paths longer than ``k`` are planned); ``None``: always ``plan_k`` iterations."""
     val_maps: int = 200
     """Validation maps (env seeds from ``VAL_SEED``) for accuracy and success each epoch."""
     seed: int = 0
@@ -100,12 +119,21 @@ class BCConfig:
     def __post_init__(self) -> None:
         check_types(self)
         check_choice("kernel_init", self.kernel_init, ("moves", "zero"))
+        check_choice("head_init", self.head_init, ("orthogonal", "moves"))
+        if self.walls_block and self.learn_vi_kernels:
+            raise ValueError("walls_block=true needs learn_vi_kernels=false (Q channel a must stay move a)")
+        if not self.learn_head and self.head_init != "moves":
+            raise ValueError("learn_head=false keeps the action head at its start: it needs head_init='moves'")
         check_choice("policy", self.policy, ("vin", "gppn", "cnn", "fcn"))
         check_choice("optimizer", self.optimizer, ("rmsprop", "adam"))
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_choice("loss", self.loss, ("expert", "optimal_set"))
         check_positive(self, ("n_maps", "epochs", "batch_size", "val_maps", "threads", "kernel_size", "ch_h", "ch_q"))
-        check_positive(self, [n for n in ("trajectories_per_map", "k") if getattr(self, n) is not None])
+        check_positive(self, [n for n in ("trajectories_per_map", "k", "plan_k") if getattr(self, n) is not None])
+        if self.plan_tol is not None and self.plan_tol < 0:
+            raise ValueError(f"plan_tol must be >= 0 or None, got {self.plan_tol}")
+        if (self.plan_k is not None or self.plan_tol is not None) and (self.policy != "vin" or not self.tied):
+            raise ValueError("plan_k and plan_tol set a tied VIN's planning when acting: they need policy=vin, tied")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
@@ -113,6 +141,19 @@ class BCConfig:
         check_device(self.device)
         if self.seed < 0 or self.seed + self.n_maps > VAL_SEED:
             raise ValueError(f"training seeds [{self.seed}, {self.seed + self.n_maps}) must lie in [0, {VAL_SEED})")
+
+
+#: Settings added after runs were stored without them (those runs used the defaults).
+NEW_FIELDS = (
+    "terminal_goal",
+    "learn_vi_kernels",
+    "reward_kernel",
+    "walls_block",
+    "head_init",
+    "learn_head",
+    "plan_k",
+    "plan_tol",
+)
 
 
 def build_model(cfg: BCConfig) -> PPO:
@@ -126,7 +167,15 @@ def build_model(cfg: BCConfig) -> PPO:
             "kernel_size": cfg.kernel_size,
             "kernel_init": cfg.kernel_init,
             "tied": cfg.tied,
+            "terminal_goal": cfg.terminal_goal,
+            "learn_vi_kernels": cfg.learn_vi_kernels,
+            "reward_kernel": cfg.reward_kernel,
+            "walls_block": cfg.walls_block,
+            "inference_k": cfg.plan_k,
+            "inference_tol": cfg.plan_tol,
         }
+        policy_kwargs["head_init"] = cfg.head_init
+        policy_kwargs["learn_head"] = cfg.learn_head
     elif cfg.policy == "gppn":
         policy_kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "kernel_size": cfg.kernel_size}
     elif cfg.policy == "fcn":
@@ -271,7 +320,9 @@ def restore_checkpoint(
     :raises ValueError: a foreign checkpoint, or one written with other settings (naming them).
     """
     state = load_checkpoint(path)
-    check_resume_settings(path, state["config"], asdict(cfg))
+    defaults = asdict(BCConfig())
+    stored = {**{k: defaults[k] for k in NEW_FIELDS if k not in state["config"]}, **state["config"]}
+    check_resume_settings(path, stored, asdict(cfg))
     model.policy.load_state_dict(state["policy"])
     opt.load_state_dict(state["optimizer"])
     return int(state["epoch"]), list(state["history"])

@@ -126,6 +126,9 @@ class VINExtractor(PlanningExtractor):
     :param reward_kernel: kernel of the VIN's hidden reward layer (see :class:`~agents.vin.VIN`).
     :param walls_block: a move into an obstacle leaves the agent in place, as in the env (see
         :class:`~agents.vin.VIN`); needs ``learn_vi_kernels=False``.
+    :param inference_k: iterations when planning without gradients (rollouts, ``predict``); default K.
+    :param inference_tol: without gradients, stop once no value changes by more than this (``0``:
+        at the fixed point; see :func:`agents.vin.set_inference_planning`). Saved with the model.
     """
 
     def __init__(
@@ -143,6 +146,8 @@ class VINExtractor(PlanningExtractor):
         learn_vi_kernels: bool = True,
         reward_kernel: int = 3,
         walls_block: bool = False,
+        inference_k: int | None = None,
+        inference_tol: float | None = None,
     ) -> None:
         if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
             raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
@@ -173,6 +178,10 @@ class VINExtractor(PlanningExtractor):
                 conv.weight.requires_grad_(False)
         self.plan_once_per_map = plan_once_per_map
         self.plan_cache = plan_cache
+        if inference_k is not None or inference_tol is not None:
+            from agents.vin import set_inference_planning
+
+            set_inference_planning(self.vin, inference_k, inference_tol)
         self._cache: dict[bytes, torch.Tensor] = {}
         self._cache_version: tuple = ()
 
@@ -309,3 +318,25 @@ def vin_of(policy: torch.nn.Module) -> tuple[VIN, torch.nn.Module]:
     head = policy.action_net
     assert isinstance(head, torch.nn.Module), "an SB3 actor-critic policy has an action_net"
     return extractor.vin, head
+
+
+def resize_policy(policy: Any, size: int) -> Any:
+    """The SB3 ``policy`` rebuilt for ``size x size`` maps, with its weights: a convolutional
+    planner's (VIN, GPPN, FCN) weights fit any map size, so an agent trained on small maps can be
+    run on large ones (with K from :func:`agents.vin.set_inference_planning`).
+
+    :raises ValueError: the policy has weights tied to its map size (the CNN's fully connected layer).
+    """
+    from gridworld_env.vingrid import observation_space
+
+    kwargs = dict(policy._get_constructor_parameters())
+    kwargs["observation_space"] = observation_space(size)
+    resized = type(policy)(**kwargs)
+    try:
+        resized.load_state_dict(policy.state_dict())
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{type(policy).__name__} has weights sized for its maps: it cannot run on {size}x{size}"
+        ) from exc
+    resized.set_training_mode(False)
+    return resized

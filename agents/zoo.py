@@ -36,7 +36,8 @@ def pretrained_path(env_id: str, algo: str = "bc", policy: str = "vin") -> str:
         raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-    path = os.path.join(PRETRAINED_DIR, f"{algo}_{policy}_{size}x{size}.zip")
+    family = "maze" if env_id.startswith("VINGridMaze") else ""
+    path = os.path.join(PRETRAINED_DIR, f"{algo}_{policy}_{family}{size}x{size}.zip")
     if not os.path.exists(path):
         shipped = (
             sorted(f for f in os.listdir(PRETRAINED_DIR) if f.endswith(".zip")) if os.path.isdir(PRETRAINED_DIR) else []

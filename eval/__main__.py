@@ -44,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="VIN / GPPN: stop planning once no value changes by more than this (run to convergence)",
     )
+    parser.add_argument(
+        "--any-size",
+        action="store_true",
+        help="rebuild a convolutional planner (VIN, GPPN, FCN) for the env's map size (its weights fit any size)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.episodes < 1:
@@ -63,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         size, spec = env_size(args.env), env_spec(args.env)
         model = load_model(args.model)
+        if hasattr(model, "policy") and args.any_size:
+            from agents.policies import resize_policy
+
+            model.policy = resize_policy(model.policy, size)
         if hasattr(model, "policy"):
             check_policy_size(model.policy, size)
         elif model.size != size:

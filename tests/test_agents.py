@@ -244,6 +244,11 @@ def test_map_grouped_minibatch_order_keeps_episodes_whole():
         ({"loss": "mse"}, "loss"),
         ({"n_maps": 0}, "n_maps"),
         ({"device": "tpu"}, "device"),
+        ({"plan_tol": -1.0}, "plan_tol"),
+        ({"plan_k": 0}, "plan_k"),
+        ({"policy": "cnn", "plan_k": 50}, "policy=vin"),
+        ({"walls_block": True}, "learn_vi_kernels"),
+        ({"learn_head": False}, "head_init"),
     ],
 )
 def test_bc_config_rejects_bad_values(bad, message):

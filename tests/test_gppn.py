@@ -146,3 +146,24 @@ def test_a_gppn_plans_with_other_iterations_at_inference_and_the_cache_follows()
             extractor.gppn.plan(batch["image"], k=9), torch.arange(2), *batch["position"].long().T
         )
         assert torch.allclose(after, reference)
+
+
+def test_eval_runs_a_planner_at_another_size_and_with_other_iterations(capsys):
+    import json
+
+    from eval.__main__ import main as eval_main
+
+    maze = "agents/pretrained/bc_vin_maze15x15.zip"
+    args = ["--model", maze, "--env", "VINGridMaze-28x28-v0", "--episodes", "5", "--no-progress"]
+    with pytest.raises(SystemExit):  # a 15x15 agent on 28x28 maps needs --any-size
+        eval_main(args)
+    assert "15x15" in capsys.readouterr().err
+    eval_main([*args, "--any-size"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["success_rate"] == 1.0
+    eval_main([*args, "--any-size", "--plan-k", "3"])  # three iterations see 3 moves ahead: lost
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["plan_k"] == 3 and report["success_rate"] < 1.0
+    with pytest.raises(SystemExit):
+        eval_main(["--model", "agents/pretrained/planet_8x8.pt", "--env", "VINGrid-8x8-v0", "--plan-k", "5"])
+    assert "neither" in capsys.readouterr().err

@@ -168,3 +168,62 @@ def test_shipped_planet_agent_solves_held_out_maps(name):
     ep = held_out_episodes(agent.size, maps)
     chance = evaluate_act_fn(lambda m, r, c: rng.integers(0, 8, size=m.size), ep, accuracy=False).success_rate
     assert result.success_rate >= 0.7 and result.success_rate >= chance + 0.5, (result, chance)
+
+
+def _walk(policy, env, obs, moves):
+    for _ in range(moves):
+        action, _ = policy.predict(obs, deterministic=True)
+        obs, _, terminated, truncated, step_info = env.step(int(action))
+        if terminated or truncated:
+            break
+    return step_info
+
+
+def _maze_agent(size):
+    """The shipped maze agent (trained on 15x15 mazes), rebuilt for ``size x size`` maps."""
+    from agents.policies import resize_policy
+
+    model = load_pretrained("VINGridMaze-15x15-v0")
+    return resize_policy(model.policy, size)
+
+
+def test_the_long_horizon_agent_plans_the_50_move_detour_the_28x28_vin_cannot():
+    """The same map as :func:`test_a_detour_longer_than_k_is_not_planned`: the maze agent runs
+    value iteration to its fixed point (its saved planning settings), so no K limits it, and it
+    takes the shortest path round the wall."""
+    policy = _maze_agent(28)
+    env = gym.make("VINGrid-28x28-v0")
+    obstacles = np.zeros((28, 28), dtype=bool)
+    obstacles[[0, -1], :] = obstacles[:, [0, -1]] = True
+    obstacles[:, 14] = True
+    obstacles[1, 14] = False
+    obs, info = env.reset(seed=0, options={"obstacles": obstacles, "start": (26, 1), "goal": (26, 26)})
+    assert info["shortest_path_length"] == 50
+    step_info = _walk(policy, env, obs, 50)
+    assert step_info["is_success"], "not at the goal after the 50 moves of the shortest path"
+
+
+def test_the_long_horizon_agent_plans_a_150_move_detour_on_64x64():
+    """Two walls in an S: down from the top with a gap at the bottom, up from the bottom with a
+    gap at the top; from the top-left corner to the bottom-right one the path winds past both."""
+    policy = _maze_agent(64)
+    env = gym.make("VINGrid-64x64-v0")
+    obstacles = np.zeros((64, 64), dtype=bool)
+    obstacles[[0, -1], :] = obstacles[:, [0, -1]] = True
+    obstacles[:62, 21] = True  # open only at row 62
+    obstacles[2:, 42] = True  # open only at row 1
+    obs, info = env.reset(seed=0, options={"obstacles": obstacles, "start": (1, 1), "goal": (62, 62)})
+    assert info["shortest_path_length"] >= 150
+    step_info = _walk(policy, env, obs, info["shortest_path_length"])
+    assert step_info["is_success"], (
+        f"not at the goal after the {info['shortest_path_length']} moves of the shortest path"
+    )
+
+
+def test_the_long_horizon_agent_solves_64x64_perfect_mazes():
+    """Far above the 95 % the issue asks: the agent, trained on 15x15 mazes, on 64x64 ones
+    (shortest paths of 234 moves on average; the full 1,000-maze figure is in the README)."""
+    from gridworld_env import env_spec
+
+    result = evaluate_policy_on_maps(_maze_agent(64), 64, episodes=20, spec=env_spec("VINGridMaze-64x64-v0"))
+    assert result.success_rate >= 0.95 and result.path_ratio == 1.0, result

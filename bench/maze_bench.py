@@ -1,0 +1,69 @@
+"""What planning on mazes costs: the shipped long-horizon agent (``bc_vin_maze15x15.zip``, value
+iteration to its fixed point) and the GPPN at its trained K, on held-out mazes.
+
+    python -m bench.maze_bench [--maps 20] [--sizes 28 64]
+
+Per size: milliseconds to plan one maze (once per map, as the agents do), the iterations value
+iteration ran to converge, the read-out per decision, and the cost per decision over an episode
+(the plan spread over the mean shortest path, plus the read-out). One torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from agents.evaluation import held_out_episodes
+from agents.gppn import GPPN
+from agents.policies import resize_policy
+from agents.zoo import load_pretrained
+from gridworld_env import env_spec
+from gridworld_env.core import observation_images
+
+
+def plan_costs(planner: torch.nn.Module, images: torch.Tensor) -> tuple[float, list[int]]:
+    """(ms per map, iterations per map) planning each map alone, without gradients."""
+    iterations = []
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(images.shape[0]):
+            planner.plan(images[i : i + 1])  # type: ignore[operator]
+            iterations.append(int(planner.last_iterations))  # type: ignore[arg-type]
+    return (time.perf_counter() - start) / images.shape[0] * 1000, iterations
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.maze_bench", description=__doc__)
+    parser.add_argument("--maps", type=int, default=20)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    base = load_pretrained("VINGridMaze-15x15-v0")
+    print(
+        "| maze | planner | plan, ms per map | iterations (mean / max) | read-out, us | per decision over an episode, us |"
+    )
+    print("|---|---|---|---|---|---|")
+    for n in args.sizes:
+        ep = held_out_episodes(n, args.maps, spec=env_spec(f"VINGridMaze-{n}x{n}-v0"))
+        images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+        moves = float(ep.distances[np.arange(args.maps), ep.starts[:, 0], ep.starts[:, 1]].mean())
+        vin = resize_policy(base.policy, n).features_extractor.vin
+        gppn = GPPN(2, k=30, ch_h=32)
+        for name, planner in (("VIN to its fixed point (shipped)", vin), ("GPPN, K 30, ch_h 32", gppn)):
+            ms, its = plan_costs(planner, images)
+            plans = planner.plan(images[:1]).detach()  # type: ignore[operator]
+            index, cell = torch.zeros(1, dtype=torch.long), torch.tensor([1])
+            start = time.perf_counter()
+            for _ in range(2000):
+                planner.act(plans, index, cell, cell)  # type: ignore[operator]
+            read_us = (time.perf_counter() - start) / 2000 * 1e6
+            per = ms * 1000 / moves + read_us
+            print(f"| {n}x{n} | {name} | {ms:.1f} | {np.mean(its):.0f} / {max(its)} | {read_us:.0f} | {per:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
