@@ -167,3 +167,18 @@ def test_eval_runs_a_planner_at_another_size_and_with_other_iterations(capsys):
     with pytest.raises(SystemExit):
         eval_main(["--model", "agents/pretrained/planet_8x8.pt", "--env", "VINGrid-8x8-v0", "--plan-k", "5"])
     assert "neither" in capsys.readouterr().err
+
+
+def test_the_maze_report_writes_its_table_and_plot_and_keeps_an_existing_one(tmp_path):
+    from eval.mazes import main as mazes_main
+
+    out = tmp_path / "mazes.md"
+    model = "shipped=agents/pretrained/bc_vin_maze15x15.zip"
+    args = ["--model", model, "--sizes", "15", "--episodes", "5", "--long-episodes", "5", "--out", str(out)]
+    assert mazes_main([*args, "--no-progress"]) == 0
+    text = out.read_text()
+    assert "| shipped | 15x15 | 100.0 % | 100.0 % | 1.000 |" in text and (tmp_path / "mazes.png").exists()
+    with pytest.raises(SystemExit):  # never replaced without --overwrite
+        mazes_main([*args, "--no-progress"])
+    with pytest.raises(SystemExit):
+        mazes_main(["--model", model, "--sizes", "16", "--out", str(tmp_path / "other.md")])
