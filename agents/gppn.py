@@ -29,7 +29,7 @@ from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPo
 from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from torch import nn
 
-from agents.policies import PlanningExtractor
+from agents.policies import PlanningExtractor, planner_defaults
 from agents.vin import default_k
 
 
@@ -131,25 +131,17 @@ class GPPNExtractor(PlanningExtractor):
         return self.gppn
 
 
-def _gppn_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    kwargs.setdefault("features_extractor_class", GPPNExtractor)
-    kwargs.setdefault("net_arch", [])
-    kwargs.setdefault("normalize_images", False)
-    kwargs.setdefault("share_features_extractor", True)
-    return kwargs
-
-
 class GPPNPolicy(MultiInputActorCriticPolicy):
     """Actor-critic policy with a GPPN inside, for ``PPO(GPPNPolicy, env)``; GPPN settings go in
     ``features_extractor_kwargs`` (``k``, ``ch_h``, ``kernel_size``). The action net is the
     paper's linear layer from the agent cell's hidden state to the 8 logits."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **_gppn_defaults(kwargs))
+        super().__init__(*args, **planner_defaults(kwargs, GPPNExtractor))
 
 
 class MaskableGPPNPolicy(MaskableMultiInputActorCriticPolicy):
     """The same for sb3-contrib's ``MaskablePPO(MaskableGPPNPolicy, env)``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **_gppn_defaults(kwargs))
+        super().__init__(*args, **planner_defaults(kwargs, GPPNExtractor))

@@ -189,8 +189,10 @@ class VINExtractor(PlanningExtractor):
         return self.vin
 
 
-def _vin_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    kwargs.setdefault("features_extractor_class", VINExtractor)
+def planner_defaults(kwargs: dict[str, Any], extractor: type[PlanningExtractor]) -> dict[str, Any]:
+    """SB3 policy arguments for a planner policy: its extractor, SB3's action net straight on the
+    extractor's features (``net_arch=[]``), raw 0/1 images, one extractor for actor and critic."""
+    kwargs.setdefault("features_extractor_class", extractor)
     kwargs.setdefault("net_arch", [])
     kwargs.setdefault("normalize_images", False)
     kwargs.setdefault("share_features_extractor", True)
@@ -261,7 +263,7 @@ class _VINPolicyMixin:
         self.learn_head = learn_head
         self.center_q = center_q
         self.head_init = head_init
-        super().__init__(*args, **_vin_defaults(kwargs))
+        super().__init__(*args, **planner_defaults(kwargs, VINExtractor))
         self.value_gradients = value_gradients
         _zero_value_kernels(typing.cast(torch.nn.Module, self))
         if not value_gradients:

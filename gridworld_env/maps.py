@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from gridworld_env.core import bfs_into
-from gridworld_env.mazes import MazeSpec, maze_layout_batch
+from gridworld_env.mazes import MazeSpec, maze_layout_batch, pick_cell
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,9 @@ def _layout(
             if sr >= 0:
                 if bfs_into(obstacles, sr, sc, dist, queue) == 0:
                     return START_ISOLATED
-                cell = _pick_cell(dist > 0, u[0])
+                cell = pick_cell(dist > 0, u[0], -1)
             else:
-                cell = _pick_cell(~obstacles, u[0])
+                cell = pick_cell(~obstacles, u[0], -1)
                 if cell < 0:
                     return START_ISOLATED
             gr, gc = cell // n, cell % n
@@ -172,26 +172,9 @@ def _layout(
             return REDRAW
         start_out[0], start_out[1] = sr, sc
         return OK
-    cell = _pick_cell(dist > 0, u[3])  # the cells other than the goal that reach it
+    cell = pick_cell(dist > 0, u[3], -1)  # the cells other than the goal that reach it
     start_out[0], start_out[1] = cell // n, cell % n
     return OK
-
-
-@njit(cache=True)
-def _pick_cell(marked: np.ndarray, u: float) -> int:
-    """The flat index of the ``int(u * m)``-th marked cell in row-major order (``m`` marked
-    cells): a uniform draw from the marked cells for ``u`` uniform in [0, 1); -1 if none."""
-    m = 0
-    for i in range(marked.size):
-        if marked.flat[i]:
-            m += 1
-    pick = int(u * m)
-    for i in range(marked.size):
-        if marked.flat[i]:
-            if pick == 0:
-                return i
-            pick -= 1
-    return -1
 
 
 @njit(cache=True)

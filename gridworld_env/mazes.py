@@ -141,7 +141,7 @@ def _maze_layout(
         if obstacles[gr, gc]:
             return _REDRAW
     else:
-        cell = _pick(~obstacles, u[0], sr * obstacles.shape[1] + sc if sr >= 0 else -1)
+        cell = pick_cell(~obstacles, u[0], sr * obstacles.shape[1] + sc if sr >= 0 else -1)
         gr, gc = cell // obstacles.shape[1], cell % obstacles.shape[1]
     if sr >= 0 and obstacles[sr, sc]:
         return _REDRAW
@@ -150,14 +150,15 @@ def _maze_layout(
     if sr >= 0:
         start_out[0], start_out[1] = sr, sc
         return _OK
-    cell = _pick(dist > 0, u[1], -1)
+    cell = pick_cell(dist > 0, u[1], -1)
     start_out[0], start_out[1] = cell // obstacles.shape[1], cell % obstacles.shape[1]
     return _OK
 
 
 @njit(cache=True)
-def _pick(marked: np.ndarray, u: float, skip: int) -> int:
-    """The ``int(u * k)``-th of the ``k`` marked cells other than ``skip`` (flat, row-major)."""
+def pick_cell(marked: np.ndarray, u: float, skip: int) -> int:
+    """The flat index of the ``int(u * k)``-th of the ``k`` marked cells other than ``skip``
+    (row-major; ``skip=-1``: none): a uniform draw from them for ``u`` uniform in [0, 1); -1 if none."""
     k = 0
     for i in range(marked.size):
         if marked.flat[i] and i != skip:

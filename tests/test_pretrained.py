@@ -68,11 +68,9 @@ def test_unknown_pretrained_agent_is_a_clear_error():
         pretrained_path("VINGrid-8x8-v0", "ppo", "cnn")
 
 
-def test_a_detour_longer_than_k_is_not_planned():
-    """The VIN's known limit, kept visible: values travel one move per iteration, so with a
-    wall down the whole middle column and one gap at the far end (a 50-move detour on 28x28)
-    the 28x28 agent (K = 36) gets no signal at its start and does not reach the goal."""
-    model = load_pretrained("VINGrid-28x28-v0")
+def _fifty_move_detour():
+    """A 28x28 env reset on a wall down the whole middle column with one gap at the far end:
+    from the bottom-left corner to the bottom-right one, 50 moves. Returns (env, observation)."""
     env = gym.make("VINGrid-28x28-v0")
     obstacles = np.zeros((28, 28), dtype=bool)
     obstacles[[0, -1], :] = obstacles[:, [0, -1]] = True
@@ -80,6 +78,15 @@ def test_a_detour_longer_than_k_is_not_planned():
     obstacles[1, 14] = False
     obs, info = env.reset(seed=0, options={"obstacles": obstacles, "start": (26, 1), "goal": (26, 26)})
     assert info["shortest_path_length"] == 50
+    return env, obs
+
+
+def test_a_detour_longer_than_k_is_not_planned():
+    """The VIN's known limit, kept visible: values travel one move per iteration, so with a
+    wall down the whole middle column and one gap at the far end (a 50-move detour on 28x28)
+    the 28x28 agent (K = 36) gets no signal at its start and does not reach the goal."""
+    model = load_pretrained("VINGrid-28x28-v0")
+    env, obs = _fifty_move_detour()
     for _ in range(100):
         action, _ = model.predict(obs, deterministic=True)
         obs, _, terminated, truncated, step_info = env.step(int(action))
@@ -192,13 +199,7 @@ def test_the_long_horizon_agent_plans_the_50_move_detour_the_28x28_vin_cannot():
     value iteration to its fixed point (its saved planning settings), so no K limits it, and it
     takes the shortest path round the wall."""
     policy = _maze_agent(28)
-    env = gym.make("VINGrid-28x28-v0")
-    obstacles = np.zeros((28, 28), dtype=bool)
-    obstacles[[0, -1], :] = obstacles[:, [0, -1]] = True
-    obstacles[:, 14] = True
-    obstacles[1, 14] = False
-    obs, info = env.reset(seed=0, options={"obstacles": obstacles, "start": (26, 1), "goal": (26, 26)})
-    assert info["shortest_path_length"] == 50
+    env, obs = _fifty_move_detour()
     step_info = _walk(policy, env, obs, 50)
     assert step_info["is_success"], "not at the goal after the 50 moves of the shortest path"
 
