@@ -34,6 +34,7 @@ from agents.config import (
     check_resume_settings,
     check_types,
     resolve_device,
+    with_defaults,
 )
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.gppn import GPPNPolicy
@@ -141,19 +142,6 @@ class BCConfig:
         check_device(self.device)
         if self.seed < 0 or self.seed + self.n_maps > VAL_SEED:
             raise ValueError(f"training seeds [{self.seed}, {self.seed + self.n_maps}) must lie in [0, {VAL_SEED})")
-
-
-#: Settings added after runs were stored without them (those runs used the defaults).
-NEW_FIELDS = (
-    "terminal_goal",
-    "learn_vi_kernels",
-    "reward_kernel",
-    "walls_block",
-    "head_init",
-    "learn_head",
-    "plan_k",
-    "plan_tol",
-)
 
 
 def build_model(cfg: BCConfig) -> PPO:
@@ -320,9 +308,7 @@ def restore_checkpoint(
     :raises ValueError: a foreign checkpoint, or one written with other settings (naming them).
     """
     state = load_checkpoint(path)
-    defaults = asdict(BCConfig())
-    stored = {**{k: defaults[k] for k in NEW_FIELDS if k not in state["config"]}, **state["config"]}
-    check_resume_settings(path, stored, asdict(cfg))
+    check_resume_settings(path, with_defaults(BCConfig, state["config"]), asdict(cfg))
     model.policy.load_state_dict(state["policy"])
     opt.load_state_dict(state["optimizer"])
     return int(state["epoch"]), list(state["history"])

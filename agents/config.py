@@ -191,3 +191,11 @@ def check_resume_settings(
             f"{path} was written with other settings ({'; '.join(diffs)}); resume with the stored "
             f"settings, or start a new run (another --out, or --overwrite)"
         )
+
+
+def with_defaults(config_class: type, stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored settings of a ``config_class`` run with the fields added since they were written
+    set to their defaults (those fields did not exist, so the run used what their defaults do)."""
+    fields = dataclasses.fields(config_class)
+    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    return {**{k: v for k, v in defaults.items() if k not in stored}, **stored}

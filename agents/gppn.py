@@ -116,16 +116,12 @@ class GPPNExtractor(PlanningExtractor):
         plan_once_per_map: bool = True,
         plan_cache: bool = True,
     ) -> None:
-        if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
-            raise ValueError("GPPNExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
         super().__init__(observation_space, features_dim=ch_h)
         shape = observation_space["image"].shape
         assert shape is not None, "the image space has a shape"
         channels, height, _ = shape
         self.gppn = GPPN(channels, k if k is not None else default_k(height), ch_h, kernel_size)
         self.plan_once_per_map, self.plan_cache = plan_once_per_map, plan_cache
-        self._cache: dict[bytes, torch.Tensor] = {}
-        self._cache_version: tuple = ()
 
     def planner(self) -> GPPN:
         return self.gppn

@@ -70,6 +70,14 @@ class PlanningExtractor(BaseFeaturesExtractor):
     plan_once_per_map: bool
     plan_cache: bool
 
+    def __init__(self, observation_space: spaces.Dict, features_dim: int) -> None:
+        name = type(self).__name__
+        if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
+            raise ValueError(f"{name} needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
+        super().__init__(observation_space, features_dim=features_dim)
+        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache_version: tuple = ()
+
     def planner(self) -> Any:
         raise NotImplementedError
 
@@ -92,16 +100,14 @@ class PlanningExtractor(BaseFeaturesExtractor):
         # ``tests/test_agents.py::test_plan_cache_is_exact_and_follows_weight_updates`` fails if
         # torch stops doing so.
         version = tuple((p.data_ptr(), p._version) for p in self.parameters())
-        cache: dict[bytes, torch.Tensor] = getattr(self, "_cache", {})
-        if version != getattr(self, "_cache_version", ()) or len(cache) + maps.shape[0] > self.CACHE_SIZE:
-            cache, self._cache_version = {}, version
-        self._cache = cache
+        if version != self._cache_version or len(self._cache) + maps.shape[0] > self.CACHE_SIZE:
+            self._cache, self._cache_version = {}, version
         keys = [m.tobytes() for m in maps.cpu().numpy()]
-        missing = [i for i, key in enumerate(keys) if key not in cache]
+        missing = [i for i, key in enumerate(keys) if key not in self._cache]
         if missing:
             for i, q in zip(missing, self.planner().plan(maps[missing])):
-                cache[keys[i]] = q
-        return torch.stack([cache[key] for key in keys])
+                self._cache[keys[i]] = q
+        return torch.stack([self._cache[key] for key in keys])
 
 
 class VINExtractor(PlanningExtractor):
@@ -149,8 +155,6 @@ class VINExtractor(PlanningExtractor):
         inference_k: int | None = None,
         inference_tol: float | None = None,
     ) -> None:
-        if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
-            raise ValueError("VINExtractor needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
         super().__init__(observation_space, features_dim=ch_q)
         shape = observation_space["image"].shape
         assert shape is not None, "the image space has a shape"
@@ -182,8 +186,6 @@ class VINExtractor(PlanningExtractor):
             from agents.vin import set_inference_planning
 
             set_inference_planning(self.vin, inference_k, inference_tol)
-        self._cache: dict[bytes, torch.Tensor] = {}
-        self._cache_version: tuple = ()
 
     def planner(self) -> VIN:
         return self.vin

@@ -16,7 +16,6 @@ initialisation from a BC model, success-rate evaluation and exact resume.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import random
@@ -47,6 +46,7 @@ from agents.config import (
     check_types,
     resolve_device,
 )
+from agents.config import with_defaults as config_with_defaults
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.gppn import GPPNPolicy, MaskableGPPNPolicy
 from agents.policies import MaskableVINPolicy, VINPolicy
@@ -220,10 +220,8 @@ def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_defaults(stored: dict[str, Any]) -> dict[str, Any]:
-    """Stored settings with the fields added since they were written set to their defaults
-    (those fields did not exist, so the run used what their defaults do)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(PPOConfig) if f.default is not dataclasses.MISSING}
-    return {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
+    """Stored PPO settings with the fields added since they were written set to their defaults."""
+    return config_with_defaults(PPOConfig, stored)
 
 
 def batched_env(env: VecEnv) -> VINGridVecEnv:

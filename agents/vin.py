@@ -246,18 +246,17 @@ def set_inference_planning(policy: nn.Module, k: int | None = None, tol: float |
         raise ValueError(f"k must be >= 1, got {k}")
     if tol is not None and tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
+    from agents.gppn import GPPN  # imported here: agents.gppn imports this module
+    from agents.policies import PlanningExtractor
+
     found = False
     for module in policy.modules():
-        if isinstance(module, VIN):
-            if not module.tied and (k is not None or tol is not None):
-                raise ValueError("an untied VIN has one kernel pair per iteration: it cannot run other iterations")
+        if isinstance(module, VIN) and not module.tied and (k is not None or tol is not None):
+            raise ValueError("an untied VIN has one kernel pair per iteration: it cannot run other iterations")
+        if isinstance(module, VIN | GPPN):
             module.inference_k, module.inference_tol = k, tol
             found = True
-        elif hasattr(module, "inference_k") and hasattr(module, "inference_tol"):
-            setattr(module, "inference_k", k)  # noqa: B010 (a GPPN; agents.gppn imports this module)
-            setattr(module, "inference_tol", tol)  # noqa: B010
-            found = True
-        if hasattr(module, "_cache"):
-            setattr(module, "_cache", {})  # noqa: B010 (a planning extractor's plans)
+        if isinstance(module, PlanningExtractor):
+            module._cache = {}  # plans made with the old settings
     if not found:
         raise ValueError(f"{type(policy).__name__} holds no VIN or GPPN to plan with")

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from agents.checkpoints import load_state, prepare_run_dir, save_state
+from agents.config import with_defaults
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes
 from agents.planet.agent import PlaNetAgent, build_model
 from agents.planet.config import PlaNetConfig
@@ -201,9 +202,8 @@ class _Run:
 
 def check_resume(stored: dict[str, Any], cfg: PlaNetConfig) -> None:
     """``ValueError`` naming the settings that differ from the stored run's (but :data:`RESUMABLE`)."""
-    now, defaults = dataclasses.asdict(cfg), dataclasses.asdict(PlaNetConfig())
-    # a setting added since the run was stored had its default then
-    changed = [k for k in now if k not in RESUMABLE and stored.get(k, defaults[k]) != now[k]]
+    now, stored = dataclasses.asdict(cfg), with_defaults(PlaNetConfig, stored)  # added settings had their defaults
+    changed = [k for k in now if k not in RESUMABLE and stored.get(k) != now[k]]
     if changed:
         raise ValueError(
             "--resume needs the stored run's settings; changed: "
