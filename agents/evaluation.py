@@ -173,6 +173,57 @@ def _evaluate(act: ActFn, ep: Episodes, bar: Any, accuracy: bool = True) -> Eval
     )
 
 
+@dataclass
+class CellScores:
+    """GPPN's figures (Lee et al. 2018, its ``Runner``): a deterministic policy followed from
+    *every* free cell that can reach the goal, not from one start per map (rates in [0, 1])."""
+
+    cells: int
+    """Start cells scored (over all maps)."""
+    optimal: float
+    """%Opt: the share of cells whose path under the policy reaches the goal in the shortest number of moves."""
+    success: float
+    """%Suc: the share of cells whose path reaches the goal at all (no step limit: a deterministic
+    policy that has not arrived after as many moves as the map has free cells is in a cycle)."""
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def evaluate_all_cells(act: ActFn, ep: Episodes, maps_per_chunk: int = 64) -> CellScores:
+    """Score ``act`` from every free cell of every map of ``ep`` (:class:`CellScores`).
+
+    Each cell's action is asked once; the policy's successor of every cell then forms a graph
+    whose paths are followed all at once until each reaches the goal or has run as many moves as
+    its map has free cells. ``maps_per_chunk`` bounds the memory of one call to ``act``.
+    """
+    n, height, width = ep.distances.shape
+    padded = pad_blocked(ep.obstacles)
+    cells = optimal = arrived = 0
+    for lo in range(0, n, maps_per_chunk):
+        maps = np.arange(lo, min(n, lo + maps_per_chunk))
+        dist = ep.distances[maps]
+        m, r, c = np.nonzero(dist > 0)
+        actions = act(maps[m], r, c)
+        nr, nc, _ = move_batch(padded, r, c, actions, maps=maps[m])
+        area = height * width
+        successor = np.arange(maps.size * area)  # walls and goals lead to themselves
+        successor[m * area + r * width + c] = m * area + nr * width + nc
+        goal = dist.reshape(-1) == 0
+        position = m * area + r * width + c
+        moves = np.full(m.size, -1, dtype=np.int64)
+        for t in range(1, int((dist > 0).sum(axis=(1, 2)).max()) + 1):
+            position = successor[position]
+            new = (moves < 0) & goal[position]
+            moves[new] = t
+            if (moves >= 0).all():
+                break
+        cells += m.size
+        arrived += int((moves >= 0).sum())
+        optimal += int((moves == dist[m, r, c]).sum())
+    return CellScores(cells=cells, optimal=optimal / max(cells, 1), success=arrived / max(cells, 1))
+
+
 def batch_observation(observation: dict[str, Any], size: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """A ``predict`` call's observation as a batch: ``(images (n, 2, H, W), positions (n, 2),
     single)``, ``single`` when one observation was given (``image`` (2, H, W), ``position`` (2,)).

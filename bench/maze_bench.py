@@ -1,5 +1,6 @@
 """What planning on mazes costs: the shipped long-horizon agent (``bc_vin_maze15x15.zip``, value
-iteration to its fixed point) and the GPPN at its trained K, on held-out mazes.
+iteration to its fixed point) and the learned VIN and GPPN of ``python -m eval.mazes`` with the
+K, kernel and channels they are trained with at 28x28 (:mod:`eval.mazes`), on held-out mazes.
 
     python -m bench.maze_bench [--maps 20] [--sizes 28 64]
 
@@ -20,9 +21,22 @@ import torch
 from agents.evaluation import held_out_episodes
 from agents.gppn import GPPN
 from agents.policies import resize_policy
+from agents.vin import VIN
 from agents.zoo import load_pretrained
+from eval.mazes import COMMON, PLANNER_SETTINGS, SIZE_SETTINGS
 from gridworld_env import env_spec
 from gridworld_env.core import observation_images
+
+
+def learned_planners() -> list[tuple[str, torch.nn.Module]]:
+    """The learned VIN and GPPN as ``eval.mazes`` trains them at 28x28 (untrained: the cost does
+    not depend on the weights)."""
+    k, f = SIZE_SETTINGS[28]["k"], COMMON["kernel_size"]
+    ch = PLANNER_SETTINGS["gppn"]["ch_h"]
+    return [
+        (f"VIN, learned, K {k}, F {f}", VIN(2, k=k, kernel_size=f)),
+        (f"GPPN, K {k}, F {f}, ch_h {ch}", GPPN(2, k=k, ch_h=ch, kernel_size=f)),
+    ]
 
 
 def plan_costs(planner: torch.nn.Module, images: torch.Tensor) -> tuple[float, list[int]]:
@@ -52,8 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
         moves = float(ep.distances[np.arange(args.maps), ep.starts[:, 0], ep.starts[:, 1]].mean())
         vin = resize_policy(base.policy, n).features_extractor.vin
-        gppn = GPPN(2, k=30, ch_h=32)
-        for name, planner in (("VIN to its fixed point (shipped)", vin), ("GPPN, K 30, ch_h 32", gppn)):
+        for name, planner in [("VIN to its fixed point (shipped)", vin), *learned_planners()]:
             ms, its = plan_costs(planner, images)
             plans = planner.plan(images[:1]).detach()  # type: ignore[operator]
             index, cell = torch.zeros(1, dtype=torch.long), torch.tensor([1])

@@ -14,29 +14,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-from agents.bc import BCConfig, build_model
 from agents.evaluation import EvalResult, evaluate_policy_on_maps
-from agents.policies import vin_of
-from agents.vin import default_k
+from agents.policies import resize_policy, vin_of
+from agents.vin import default_k, set_inference_planning
 from agents.zoo import load_model, pretrained_path
 from eval.results import write_table
 
 
 def transplant(model_path: str, size: int, k: int) -> object:
-    """The policy of ``model_path`` rebuilt for ``size x size`` maps with ``k`` iterations."""
-    source = load_model(model_path).policy
-    vin, _ = vin_of(source)
-    target = build_model(
-        BCConfig(
-            env_id=f"VINGrid-{size}x{size}-v0",
-            k=k,
-            ch_h=vin.hidden.out_channels,
-            ch_q=vin.ch_q,
-            kernel_size=vin.q_from_value.kernel_size[0],
-            kernel_init=vin.kernel_init,
-        )
-    ).policy
-    target.load_state_dict(source.state_dict())
+    """The policy of ``model_path`` rebuilt for ``size x size`` maps (every setting of its VIN
+    kept: :func:`agents.policies.resize_policy`), planning with ``k`` iterations."""
+    target = resize_policy(load_model(model_path).policy, size)
+    set_inference_planning(target, k)
     return target
 
 

@@ -92,6 +92,19 @@ def check_not_dropping(path: str, keys: Iterable[tuple[str, str]], overwrite: bo
         )
 
 
+def seed_run_dir(runs_dir: str, size: int, name: str, seed: int) -> str:
+    """A table's run folder of one (size, model, seed): ``<runs_dir>/<size>/<name>/seed<seed>``."""
+    return os.path.join(runs_dir, str(size), name, f"seed{seed}")
+
+
+def run_settings(config: Any, **scoring: Any) -> dict[str, Any]:
+    """What a run's ``result.json`` must have been made with to be reused: the training config
+    (a dataclass) without where it ran (threads, device), and the scoring settings."""
+    from dataclasses import asdict
+
+    return {**asdict(config), "device": "any", "threads": "any", **scoring}
+
+
 def cached_result(path: str, matches: Callable[[dict[str, Any]], bool], log: Any = print) -> dict[str, Any] | None:
     """The ``result.json`` of a finished run at ``path`` if ``matches`` accepts its settings, else ``None``.
 

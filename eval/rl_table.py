@@ -33,7 +33,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents.sweep.runner import RunnerOptions, add_runner_arguments, runner_options
-from eval.results import cached_result, check_not_dropping, mean_spread, save_result, train_on_ray
+from eval.results import (
+    cached_result,
+    check_not_dropping,
+    mean_spread,
+    run_settings,
+    save_result,
+    seed_run_dir,
+    train_on_ray,
+)
 from gridworld_env.atomic import atomic_path
 
 NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
@@ -112,11 +120,11 @@ def _finished(checkpoint: str, total_timesteps: int) -> bool:
 
 def run_dir(cfg: RLTableConfig, size: int, policy: str, seed: int) -> str:
     """The run folder of one (size, policy, seed)."""
-    return os.path.join(cfg.runs_dir, str(size), policy, f"seed{seed}")
+    return seed_run_dir(cfg.runs_dir, size, policy, seed)
 
 
 def _settings(cfg: RLTableConfig, size: int, policy: str, seed: int) -> dict[str, Any]:
-    return {**asdict(ppo_config(cfg, size, policy, seed)), "device": "any", "threads": "any", "episodes": cfg.episodes}
+    return run_settings(ppo_config(cfg, size, policy, seed), episodes=cfg.episodes)
 
 
 def _matches(cfg: RLTableConfig, size: int, policy: str, seed: int) -> Any:

@@ -36,7 +36,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents.sweep.runner import RunnerOptions, add_runner_arguments, runner_options
-from eval.results import cached_result, check_not_dropping, mean_spread, save_result, train_on_ray
+from eval.results import (
+    cached_result,
+    check_not_dropping,
+    mean_spread,
+    run_settings,
+    save_result,
+    seed_run_dir,
+    train_on_ray,
+)
 from gridworld_env.atomic import atomic_path
 
 #: The paper's Table 1 (Tamar et al. 2016): (success %, prediction loss) per model and size.
@@ -131,11 +139,11 @@ def bc_config(cfg: Table1Config, size: int, model: str, seed: int) -> Any:
 
 def run_dir(cfg: Table1Config, size: int, model: str, seed: int) -> str:
     """The run folder of one (size, model, seed)."""
-    return os.path.join(cfg.runs_dir, str(size), model, f"seed{seed}")
+    return seed_run_dir(cfg.runs_dir, size, model, seed)
 
 
 def _settings(cfg: Table1Config, size: int, model: str, seed: int) -> dict[str, Any]:
-    return {**asdict(bc_config(cfg, size, model, seed)), "device": "any", "threads": "any", "episodes": cfg.episodes}
+    return run_settings(bc_config(cfg, size, model, seed), episodes=cfg.episodes)
 
 
 def is_cached(cfg: Table1Config, size: int, model: str, seed: int) -> bool:

@@ -179,6 +179,47 @@ def test_evaluation_of_the_expert_is_perfect():
     assert stay.success_rate < 0.3
 
 
+def _cell_scores_by_hand(table, ep):
+    """GPPN's %Opt and %Suc of a fixed action table, one cell and one move at a time."""
+    from gridworld_env.core import move
+
+    optimal = arrived = cells = 0
+    for i in range(ep.goals.shape[0]):
+        dist = ep.distances[i]
+        limit = int((dist > 0).sum())
+        for r0, c0 in zip(*np.nonzero(dist > 0)):
+            r, c, moves = int(r0), int(c0), None
+            for t in range(1, limit + 1):
+                r, c, _ = move(ep.obstacles[i], r, c, int(table[i, r, c]))
+                if dist[r, c] == 0:
+                    moves = t
+                    break
+            cells += 1
+            arrived += moves is not None
+            optimal += moves == dist[r0, c0]
+    return cells, optimal / cells, arrived / cells
+
+
+@pytest.mark.parametrize("maze", [False, True])
+def test_every_cell_scores_equal_following_each_cell_by_hand(maze):
+    from agents.evaluation import evaluate_all_cells
+    from gridworld_env import env_spec
+    from gridworld_env.core import first_true, optimal_action_masks
+
+    spec = env_spec("VINGridMaze-15x15-v0") if maze else None
+    ep = held_out_episodes(15 if maze else 8, 12, spec=spec)
+    masks = optimal_action_masks(ep.distances)
+    expert = evaluate_all_cells(lambda m, r, c: first_true(masks[m, r, c]), ep, maps_per_chunk=5)
+    assert expert.cells == int((ep.distances > 0).sum()) and expert.optimal == expert.success == 1.0
+    # Mostly the expert's move, else a random one: some cells reach the goal late, some cycle.
+    rng = np.random.default_rng(0)
+    table = np.where(rng.random(ep.distances.shape) < 0.8, first_true(masks), rng.integers(8, size=ep.distances.shape))
+    scores = evaluate_all_cells(lambda m, r, c: table[m, r, c], ep, maps_per_chunk=5)
+    cells, optimal, success = _cell_scores_by_hand(table, ep)
+    assert (scores.cells, scores.optimal, scores.success) == (cells, pytest.approx(optimal), pytest.approx(success))
+    assert 0.0 < scores.optimal < scores.success < 1.0
+
+
 def test_policy_act_fn_generic_and_vin_agree_for_vin():
     model = PPO(
         VINPolicy, gym.make("VINGrid-8x8-v0"), policy_kwargs={"features_extractor_kwargs": {"ch_h": 6}}, device="cpu"

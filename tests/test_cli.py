@@ -161,6 +161,16 @@ def test_visualize_writes_png_and_gif(tmp_path):
     assert out["iterations"] == 3 and os.path.getsize(out["png"]) > 0 and os.path.getsize(out["gif"]) > 0
 
 
+def test_cross_size_keeps_every_setting_of_the_vin_and_plans_with_the_k_asked():
+    from agents.policies import vin_of
+    from eval.cross_size import transplant
+
+    policy = transplant("agents/pretrained/bc_vin_maze15x15.zip", 28, 50)  # the env's moves, walls block
+    vin, _ = vin_of(policy)
+    assert vin.walls_block and vin.terminal_goal and (vin.inference_k, vin.inference_tol) == (50, None)
+    assert tuple(policy.observation_space["image"].shape) == (2, 28, 28)
+
+
 def test_open_question_scripts_write_their_tables(tmp_path):
     out = run("eval.cross_size", "--sizes", "32", "--episodes", "5", "--out", str(tmp_path / "c.md")).stdout
     assert "| 32x32 | 20 |" in out and "| 32x32 | 42 |" in out

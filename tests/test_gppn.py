@@ -169,16 +169,32 @@ def test_eval_runs_a_planner_at_another_size_and_with_other_iterations(capsys):
     assert "neither" in capsys.readouterr().err
 
 
-def test_the_maze_report_writes_its_table_and_plot_and_keeps_an_existing_one(tmp_path):
+def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existing_page(tmp_path):
+    import json
+
     from eval.mazes import main as mazes_main
 
-    out = tmp_path / "mazes.md"
-    model = "shipped=agents/pretrained/bc_vin_maze15x15.zip"
-    args = ["--model", model, "--sizes", "15", "--episodes", "5", "--long-episodes", "5", "--out", str(out)]
-    assert mazes_main([*args, "--no-progress"]) == 0
+    out, runs = tmp_path / "mazes.md", tmp_path / "runs"
+    args = ["--sizes", "15", "--seeds", "0", "1", "--epochs", "1", "--maps", "8", "--episodes", "6"]
+    args += ["--long-episodes", "4", "--runs", str(runs), "--out", str(out), "--serial", "--no-progress"]
+    shipped = ["--extra", "shipped=agents/pretrained/bc_vin_maze15x15.zip"]
+    assert mazes_main([*args, *shipped]) == 0
     text = out.read_text()
-    assert "| shipped | 15x15 | 100.0 % | 100.0 % | 1.000 |" in text and (tmp_path / "mazes.png").exists()
-    with pytest.raises(SystemExit):  # never replaced without --overwrite
-        mazes_main([*args, "--no-progress"])
-    with pytest.raises(SystemExit):
-        mazes_main(["--model", model, "--sizes", "16", "--out", str(tmp_path / "other.md")])
+    assert "| shipped | 15x15 | fixed point | 3 | - | 100.0 | 100.0 | 100.0 | 1.000 | - |" in text
+    assert "| VIN | 15x15 | 30 | 5 | 0,1 |" in text and "| GPPN | 15x15 | 30 | 5 | 0,1 |" in text
+    assert "| GPPN | 28x28 | 56 | 9 | 96.5 | 97.9 |" in text  # GPPN's own figures beside ours
+    assert (tmp_path / "mazes.png").exists()
+    result = json.loads((runs / "15" / "gppn" / "seed1" / "result.json").read_text())
+    assert result["settings"]["policy"] == "gppn" and result["settings"]["trajectories_per_map"] is None
+    assert len(result["history"]) == 1 and [b[0] for b in result["buckets"]] == ["50-99", "100-199", "200-399"]
+    # A second call reuses every run (nothing trains again) and writes the same page.
+    stamp = (runs / "15" / "vin" / "seed0" / "checkpoint.pt").stat().st_mtime_ns
+    assert mazes_main([*args, *shipped, "--overwrite"]) == 0
+    assert (runs / "15" / "vin" / "seed0" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert out.read_text().replace(" --overwrite", "") == text
+    text = out.read_text()
+    assert mazes_main(args) == 2  # without the shipped rows the page would lose them: refused
+    assert out.read_text() == text
+    for bad in (["--sizes", "16"], ["--planners", "cnn"], ["--extra", "x=missing.zip"], ["--extra", "nameless"]):
+        with pytest.raises(SystemExit):
+            mazes_main([*args, *bad])
