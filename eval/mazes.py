@@ -1,7 +1,7 @@
 """Learned planners on the maze family, in GPPN's table format (issue 15). Writes
 ``results/mazes.md`` and ``results/mazes.png``.
 
-    python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 20 8]
+    python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 80 8]
                          [--maps 1000] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
                          [--runs runs/mazes] [--out results/mazes.md] [--overwrite] [--no-progress]
                          [--address HEAD:6379] [--max-concurrent N] [--serial]
@@ -71,7 +71,7 @@ COMMON: dict[str, Any] = {
 #: Per maze size, the same for both planners: epochs, batch (labelled cells, about four mazes)
 #: and K (GPPN's K for 8-connected mazes: 30 at 15x15, 56 at 28x28).
 SIZE_SETTINGS: dict[int, dict[str, int]] = {
-    15: {"epochs": 20, "batch_size": 400, "k": 30},
+    15: {"epochs": 80, "batch_size": 400, "k": 30},
     28: {"epochs": 8, "batch_size": 1600, "k": 56},
 }
 
@@ -342,7 +342,8 @@ def render(
         "followed from every free cell (%Suc: it reaches the goal; %Opt: by a shortest path). "
         "Success from the start: the VIN paper's protocol (the env's start, within twice the "
         "shortest path); path / optimal over its successful episodes. Mean ± sample standard "
-        "deviation over the seeds listed. The shipped agent knows the env's moves and plans to its "
+        "deviation over the seeds listed; min / run: training wall minutes (one thread, two runs at a time). "
+        "The shipped agent knows the env's moves and plans to its "
         "fixed point (README, Mazes).\n",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
