@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -483,7 +484,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, str, str, bool,
         runner = runner_options(args, not args.no_progress)
     except ValueError as exc:
         parser.error(str(exc))
-    command = "python -m eval.mazes " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m eval.mazes " + shlex.join(argv if argv is not None else sys.argv[1:])
     return cfg, args.out, command.strip(), not args.no_progress, args.overwrite, runner
 
 
