@@ -198,6 +198,7 @@ def evaluate_all_cells(act: ActFn, ep: Episodes, maps_per_chunk: int = 64) -> Ce
     its map has free cells. ``maps_per_chunk`` bounds the memory of one call to ``act``.
     """
     n, height, width = ep.distances.shape
+    area = height * width
     padded = pad_blocked(ep.obstacles)
     cells = optimal = arrived = 0
     for lo in range(0, n, maps_per_chunk):
@@ -206,11 +207,11 @@ def evaluate_all_cells(act: ActFn, ep: Episodes, maps_per_chunk: int = 64) -> Ce
         m, r, c = np.nonzero(dist > 0)
         actions = act(maps[m], r, c)
         nr, nc, _ = move_batch(padded, r, c, actions, maps=maps[m])
-        area = height * width
+        start = m * area + r * width + c
         successor = np.arange(maps.size * area)  # walls and goals lead to themselves
-        successor[m * area + r * width + c] = m * area + nr * width + nc
+        successor[start] = m * area + nr * width + nc
         goal = dist.reshape(-1) == 0
-        position = m * area + r * width + c
+        position = start
         moves = np.full(m.size, -1, dtype=np.int64)
         for t in range(1, int((dist > 0).sum(axis=(1, 2)).max()) + 1):
             position = successor[position]

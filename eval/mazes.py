@@ -187,8 +187,9 @@ def score(policy: Any, size: int, episodes: int, progress: bool = False) -> dict
 
     sized = resize_policy(policy, size)
     ep = held_out_episodes(size, episodes, spec=env_spec(f"VINGridMaze-{size}x{size}-v0"))
-    test = evaluate_act_fn(policy_act_fn(sized, ep), ep, progress)
-    cells = evaluate_all_cells(policy_act_fn(sized, ep), ep)
+    act = policy_act_fn(sized, ep)  # one plan per maze serves both scorings
+    test = evaluate_act_fn(act, ep, progress)
+    cells = evaluate_all_cells(act, ep)
     return {"test": test.as_dict(), "cells": cells.as_dict()}
 
 
@@ -236,9 +237,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def run_on_ray(cfg: MazesConfig, runner: Any, log: Any = print) -> None:
     """Train every run without a result as a Ray Tune trial (:func:`eval.results.train_on_ray`)."""
-    cfg = dataclasses.replace(
-        cfg, runs_dir=os.path.abspath(cfg.runs_dir), extra={}
-    )  # trials train, extras are scored here
+    # Trials only train; the extra models are scored in this process.
+    cfg = dataclasses.replace(cfg, runs_dir=os.path.abspath(cfg.runs_dir), extra={})
     todo = [
         (s, p, seed) for s in cfg.sizes for p in cfg.planners for seed in cfg.seeds if not is_cached(cfg, s, p, seed)
     ]
