@@ -1,6 +1,7 @@
 """The model-based table: World Models and PlaNet beside the VIN and the CNN, on one metric.
 
     python -m eval.model_based [--wm 8=runs/wm8 16=runs/wm16] [--wm-z 8=runs/wm8_z]
+                               [--wm-row "LABEL" 8=runs/wm8_linear 16=runs/wm16_linear ...]
                                [--wm-pixels 8=runs/wm8_pixels] [--planet 8=runs/planet8]
                                [--curve-ppo VIN=runs/ppo_vin8 CNN=runs/ppo_cnn8]
                                [--curve-planet runs/p500 runs/p1000 ...] [--curve-episodes 200]
@@ -14,11 +15,14 @@ the env steps each agent used to learn. The VIN rows score the shipped agents
 ``wm_z_<size>.pt``; pixel-frame agents only when given) with the env steps it stored (its random rollouts plus its CMA-ES
 candidates' episodes); a PlaNet row likewise, for the agents given with ``--planet`` (planning on
 a CPU takes seconds per decision, so none by default);
-uniform random actions are the floor. Sizes without an agent show "-".
+uniform random actions are the floor. Sizes without an agent show "-". Each ``--wm-row`` adds a
+World Models row of its own label (a design choice measured beside the shipped recipe). Agents
+that recorded their training's wall time (``info["train_seconds"]``) show it in minutes.
 
 With ``--curve-ppo`` and ``--curve-planet`` (8x8 run folders) the page gets a data-efficiency
 section, success against env steps, and its plot beside the page (``model_based.png`` for
-``model_based.md``): :mod:`eval.data_efficiency`.
+``model_based.md``): :mod:`eval.data_efficiency`. Without them, ``--keep-efficiency`` carries the
+existing page's section over unchanged, under the command that made it.
 """
 
 from __future__ import annotations
@@ -73,12 +77,13 @@ def model_based_table(
     progress: bool = False,
     wm_pixels: dict[int, str] | None = None,
     planet: dict[int, str] | None = None,
+    wm_rows: list[tuple[str, dict[int, str]]] | None = None,
 ) -> tuple[list[str], list[list[str]]]:
     """The header and rows of the table (see the module docstring)."""
     from agents.evaluation import evaluate_agent_on_maps, evaluate_policy_on_maps
     from agents.zoo import load_model
 
-    cells: dict[str, dict[int, tuple[str, str]]] = {}
+    cells: dict[str, dict[int, tuple[str, ...]]] = {}
     for kind, label in (("bc", "VIN, behaviour cloning (BFS expert)"), ("ppo", "VIN, PPO from reward")):
         cells[label] = {}
         for size in SIZES:
@@ -86,11 +91,12 @@ def model_based_table(
             model = load_model(path)
             success = evaluate_policy_on_maps(model.policy, size, episodes, progress=progress).success_rate
             steps = "0 (expert paths on 5,000 maps)" if kind == "bc" else f"{model.num_timesteps:,}"
-            cells[label][size] = (_pct(success), steps)
-    cells["CNN, PPO from reward (results/rl_table.md)"] = rl_table_cnn(rl_table)
+            cells[label][size] = (_pct(success), steps, "-")
+    cells["CNN, PPO from reward (results/rl_table.md)"] = {s: (*v, "-") for s, v in rl_table_cnn(rl_table).items()}
     for runs, label in (
-        (wm, "World Models: V + M + linear C on [z, h]"),
+        (wm, "World Models (shipped): ego V + M + MLP C on [z, h]"),
         (wm_z, "World Models: C on z only (no M)"),
+        *((runs, f"World Models: {name}") for name, runs in (wm_rows or [])),
         (wm_pixels or {}, "World Models on pixel frames (64x64 RGB): C on [z, h]"),
         (planet or {}, "PlaNet: spatial RSSM + CEM (learns from random-action episodes)"),
     ):
@@ -102,11 +108,15 @@ def model_based_table(
             if agent.size != size:
                 raise ValueError(f"{path} holds a {agent.size}x{agent.size} agent, given for {size}x{size}")
             success = evaluate_agent_on_maps(agent, size, episodes, progress=progress).success_rate
-            steps = agent.info.get("env_steps")
-            cells[label][size] = (_pct(success), "n/a (not recorded)" if steps is None else f"{steps:,}")
-    cells["uniform random actions"] = {s: (_pct(random_success(s, episodes)), "0") for s in SIZES}
-    header = ["agent"] + [f"{s}x{s} {what}" for s in SIZES for what in ("success %", "env steps")]
-    rows = [[label] + [v for s in SIZES for v in by_size.get(s, ("-", "-"))] for label, by_size in cells.items()]
+            steps, seconds = agent.info.get("env_steps"), agent.info.get("train_seconds")
+            cells[label][size] = (
+                _pct(success),
+                "n/a (not recorded)" if steps is None else f"{steps:,}",
+                "-" if seconds is None else f"{seconds / 60:.1f}",
+            )
+    cells["uniform random actions"] = {s: (_pct(random_success(s, episodes)), "0", "-") for s in SIZES}
+    header = ["agent"] + [f"{s}x{s} {what}" for s in SIZES for what in ("success %", "env steps", "train min")]
+    rows = [[label] + [v for s in SIZES for v in by_size.get(s, ("-", "-", "-"))] for label, by_size in cells.items()]
     return header, rows
 
 
@@ -161,6 +171,36 @@ def efficiency(
     return de.efficiency_section(curves, floor, png)
 
 
+EFFICIENCY_HEADING = "## Data efficiency at 8x8"
+
+#: Labels of a carried data-efficiency section that name an agent since replaced: the World Models
+#: point there was measured on the agent of the paper's recipe (now ``wm_paper_8x8.pt``).
+CARRIED_LABELS = {"World Models ([z, h])": "World Models, the paper's recipe ([z, h], wm_paper_8x8.pt)"}
+
+
+def carried_efficiency(path: str) -> str:
+    """The data-efficiency section of the page at ``path``, headed by the command that made it.
+
+    :raises ValueError: no page there, or it has no such section.
+    """
+    if not os.path.exists(path):
+        raise ValueError(f"--keep-efficiency: there is no {path} to keep its data-efficiency section from")
+    with open(path) as f:
+        text = f.read()
+    start = text.find(EFFICIENCY_HEADING)
+    if start < 0:
+        raise ValueError(f"--keep-efficiency: {path} has no '{EFFICIENCY_HEADING}' section")
+    section = text[start:]
+    for old, new in CARRIED_LABELS.items():
+        section = section.replace(old, new)
+    made_by = "Section made by: `"
+    if made_by not in section:  # the page's own command made it: say so inside the section
+        command = next(line for line in text.splitlines() if line.startswith("Command: `"))
+        heading, _, body = section.partition("\n")
+        section = f"{heading}\n\n{made_by}{command[len('Command: `') :]}\n{body}"
+    return section
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m eval.model_based", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -168,6 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wm", nargs="*", metavar="SIZE=PATH", help="World Models agents (C on [z, h])")
     parser.add_argument("--wm-z", nargs="*", metavar="SIZE=PATH", help="World Models agents with C on z only")
     parser.add_argument("--wm-pixels", nargs="*", metavar="SIZE=PATH", help="World Models agents on pixel frames")
+    parser.add_argument(
+        "--wm-row",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="LABEL SIZE=PATH",
+        help="a World Models row of its own: its label, then its agents (repeatable)",
+    )
     parser.add_argument(
         "--planet",
         nargs="*",
@@ -186,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="results/model_based.md", help="markdown output (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--keep-efficiency",
+        action="store_true",
+        help="without curve runs, keep the existing page's data-efficiency section (under its own command)",
+    )
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
@@ -194,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         wm_pixels = _runs(args.wm_pixels or [], "--wm-pixels", "wm_pixels")
         planet = _runs(args.planet or [], "--planet", "planet")  # opt-in: planning costs seconds per decision
         curve_ppo = [_named(item, "--curve-ppo") for item in args.curve_ppo]
+        wm_rows = []
+        for label, *items in args.wm_row:
+            if not items:
+                raise ValueError(f"--wm-row {label!r} names no agent: give SIZE=PATH after the label")
+            wm_rows.append((label, _runs(items, "--wm-row", "wm")))
     except ValueError as exc:
         parser.error(str(exc))
     if args.curve_episodes < 1:
@@ -202,13 +260,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.out} exists: pass --overwrite to replace it, or choose another --out")
     progress = not args.no_progress
     extra = ""
+    if args.keep_efficiency:
+        if curve_ppo or args.curve_planet:
+            parser.error("--keep-efficiency keeps the old section: it does not go with --curve-ppo / --curve-planet")
+        try:
+            extra = carried_efficiency(args.out)
+        except ValueError as exc:
+            parser.error(str(exc))
     if curve_ppo or args.curve_planet:
         try:
             extra = efficiency(curve_ppo, args.curve_planet, wm.get(8), args.curve_episodes, args.out, progress)
         except ValueError as exc:
             parser.error(str(exc))
-    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet)
-    shown = {"[z, h]": wm, "z only": wm_z, "pixel frames": wm_pixels, "PlaNet": planet}
+    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet, wm_rows)
+    shown = {"[z, h]": wm, "z only": wm_z, **dict(wm_rows), "pixel frames": wm_pixels, "PlaNet": planet}
     command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
     description = (
         f"Success on the same {args.episodes} held-out test maps per size (env seeds from 10^9, paper protocol: "

@@ -74,11 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
-    from agents.worldmodels.diagnostics import controller_ceiling, greedy_success, vae_diagnostics
+    from agents.worldmodels.diagnostics import controller_ceiling, greedy_success, linear_probe, vae_diagnostics
     from agents.worldmodels.pipeline import load_vae
 
     try:
-        report: dict = {"logdir": args.logdir, "vae": vae_diagnostics(args.logdir, args.episodes)}
+        report: dict = {
+            "logdir": args.logdir,
+            "vae": vae_diagnostics(args.logdir, args.episodes),
+            "probe": linear_probe(args.logdir),
+        }
         if args.ceiling:
             size = load_vae(args.logdir).map_size
             report["greedy_test_success"] = {

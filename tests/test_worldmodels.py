@@ -271,13 +271,17 @@ def test_cli_runs_every_stage_and_eval_scores_the_agent(tmp_path):
     mb = [sys.executable, "-m", "eval.model_based", "--wm", f"8={logdir}", "--episodes", "20", "--out", str(table)]
     made = subprocess.run([*mb, "--no-progress"], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert made.returncode == 0, made.stderr[-2000:]
-    row = next(line for line in table.read_text().splitlines() if line.startswith("| World Models: V + M"))
+    row = next(line for line in table.read_text().splitlines() if line.startswith("| World Models (shipped)"))
     steps = int(row.split("|")[3].replace(",", ""))
     from agents.worldmodels.data import load_shards
 
     collected = int(load_shards(str(logdir / "data"))["lengths"].sum())
-    # C played 2 generations x 4 candidates x 4 maps, each episode 1 to 2 x 63 moves (twice the shortest path)
-    assert collected + 2 * 4 * 4 <= steps <= collected + 2 * 4 * 4 * 2 * 63, (row, collected)
+    # C played 2 generations x 4 candidates x 4 maps, and re-scored 2 controllers a generation on the
+    # recipe's validation maps, each episode 1 to 2 x 63 moves (twice the shortest path)
+    val_maps = json.loads((logdir / "config.json").read_text())["val_maps"]
+    episodes = 2 * (4 * 4 + 2 * val_maps)
+    assert collected + episodes <= steps <= collected + episodes * 2 * 63, (row, collected)
+    assert float(row.split("|")[4]) > 0  # the training's wall minutes
     assert "| VIN, PPO from reward | " in table.read_text()
     again = subprocess.run(mb, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert again.returncode == 2 and "--overwrite" in again.stderr
@@ -394,3 +398,183 @@ def test_a_run_started_from_another_trains_a_new_controller_on_its_v_and_m(tmp_p
     assert all(np.array_equal(copied[k], original[k]) for k in original)
     with pytest.raises(FileExistsError, match="already holds a run"):
         train_worldmodels(ablation, str(dst), source=str(src))
+
+
+def test_ego_frames_centre_the_agent_and_draw_off_map_cells_as_walls():
+    from agents.evaluation import held_out_episodes
+    from agents.worldmodels.frames import draw_frames, frame_shape
+    from gridworld_env.core import observation_images
+
+    ep = held_out_episodes(8, 20)
+    images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
+    frames = draw_frames(images, torch.from_numpy(ep.starts), "ego")
+    assert tuple(frames.shape) == (20, 2, 15, 15) and frame_shape("ego", 8) == (2, 15)
+    for i in range(20):
+        r, c = ep.starts[i]
+        for dr in range(-7, 8):
+            for dc in range(-7, 8):
+                rr, cc = r + dr, c + dc
+                inside = 0 <= rr < 8 and 0 <= cc < 8
+                assert frames[i, 0, 7 + dr, 7 + dc] == (ep.obstacles[i, rr, cc] if inside else 1.0)
+        goal = frames[i, 1].flatten().argmax()
+        assert frames[i, 1].sum() == 1 and divmod(int(goal), 15) == (ep.goals[i, 0] - r + 7, ep.goals[i, 1] - c + 7)
+
+
+def test_ego_vae_scores_the_goal_as_one_pixel_and_weights_the_agents_neighbours():
+    from agents.worldmodels.vae import reconstruction_nll
+
+    x = torch.zeros(1, 2, 5, 5)
+    x[0, 1, 0, 4] = 1.0
+    flat = torch.zeros(1, 2, 5, 5)
+    base = reconstruction_nll(x, flat, "ego")
+    # 25 obstacle pixels at log 2 each, and a goal uniform over 25 pixels
+    assert base.item() == pytest.approx(25 * np.log(2) + np.log(25), abs=1e-4)
+    assert reconstruction_nll(x, flat, "ego", near_weight=3.0).item() == pytest.approx(
+        base.item() + 2 * 9 * np.log(2), abs=1e-4
+    )
+    assert reconstruction_nll(x, flat, "ego", goal_weight=2.0).item() == pytest.approx(
+        base.item() + np.log(25), abs=1e-4
+    )
+    vae = ConvVAE(2, 15, 4, "ego", 8, width=8)
+    probs = vae.probabilities(vae.decode(torch.zeros(3, 4)))
+    assert torch.allclose(probs[:, 1].flatten(1).sum(1), torch.ones(3))  # the goal is a distribution
+
+
+def _mlp_theta(features, hidden, seed=0):
+    from agents.worldmodels.controller import n_params
+
+    return np.random.default_rng(seed).normal(size=n_params(features, hidden))
+
+
+def test_common_random_maps_give_every_candidate_the_same_maps():
+    vae, rnn = _RelativeGoal(), MDNRNN(z_dim=2, hidden=4, gaussians=1)
+    same = np.stack([_mlp_theta(2, 4)] * 6)  # six copies of one controller
+    scores, successes, _ = fitness(vae, rnn, same, "z", 8, 24, 10**8, hidden=4, common_maps=True)
+    assert np.all(scores == scores[0]) and np.all(successes == successes[0]), scores
+    own, _, _ = fitness(vae, rnn, same, "z", 8, 24, 10**8, hidden=4, common_maps=False)
+    assert len(set(own.tolist())) > 1, own  # maps of their own: one controller, other scores
+
+
+def test_an_mlp_controller_learns_validates_and_resumes_exactly(tmp_path):
+    vae, rnn = _RelativeGoal(), MDNRNN(z_dim=2, hidden=4, gaussians=1)
+    args = dict(hidden=4, val_maps=30)
+    a, ha = train_controller(vae, rnn, "zh", 8, 16, 6, 0.5, None, 0, str(tmp_path / "a.pkl"), **args)
+    train_controller(vae, rnn, "zh", 8, 16, 3, 0.5, None, 0, str(tmp_path / "b.pkl"), **args)
+    b, hb = train_controller(vae, rnn, "zh", 8, 16, 6, 0.5, None, 0, str(tmp_path / "b.pkl"), **args)
+    assert ha == hb and a.hidden_layer is not None and b.hidden_layer is not None
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.hidden_layer[0], b.hidden_layer[0])
+    # the agent is the best candidate seen on the validation maps, and scores that there again
+    best = max(h["val_best_so_far"] for h in ha)
+    assert ha[-1]["val_best_so_far"] == best and {"val_best", "val_mean"} <= set(ha[0])
+    from agents.evaluation import VAL_SEED, evaluate_agent_on_maps
+
+    assert evaluate_agent_on_maps(a, 8, 30, VAL_SEED).success_rate == pytest.approx(best)
+    with pytest.raises(ValueError, match="weights, not"):
+        train_controller(vae, rnn, "zh", 8, 16, 7, 0.5, None, 0, str(tmp_path / "b.pkl"), hidden=2, val_maps=30)
+    a.save(str(tmp_path / "agent.pt"))
+    loaded = load_agent(str(tmp_path / "agent.pt"))
+    assert loaded.hidden_layer is not None and torch.equal(loaded.hidden_layer[1], a.hidden_layer[1])
+
+
+def test_the_shipped_recipe_learns_to_reach_goals_on_held_out_maps(tmp_path):
+    """The shipped 8x8 recipe (agent-centred V, MLP C on [z, h], common random maps, validation),
+    on a reduced budget (a third of the data, a narrower V, 80 generations; about a minute on one
+    thread): it must reach goals far more often than uniform random actions (8 % at 8x8)."""
+    import dataclasses
+
+    from agents.config import load_config
+    from agents.evaluation import evaluate_agent_on_maps
+
+    shipped = load_config(
+        WorldModelsConfig, "World Models", "VINGrid-8x8-v0", os.path.join(REPO, "hyperparams", "worldmodels.yml")
+    )
+    assert shipped.frame == "ego" and shipped.controller_hidden > 0 and shipped.val_maps > 0
+    recipe = dataclasses.asdict(shipped)
+    reduced = dict(episodes=1000, shard_episodes=500, vae_width=16, vae_epochs=6, vae_batch=128, vae_lr=3e-3)
+    reduced.update(hidden=32, rnn_epochs=3, popsize=32, rollouts=64, generations=80, val_maps=100, threads=1)
+    agent = train_worldmodels(WorldModelsConfig(**{**recipe, **reduced}), str(tmp_path))
+    assert agent is not None and agent.hidden_layer is not None
+    random = 0.08
+    assert evaluate_agent_on_maps(agent, 8, 300).success_rate > random + 0.25
+
+
+def _lone_goal_accuracy(goal_blob: bool, steps: int = 300) -> float:
+    """Train an ego V on frames that hold one goal pixel and nothing else; the share of 500 new
+    frames whose decoded goal peaks at the true pixel."""
+    torch.manual_seed(0)
+    side = 15
+    vae = ConvVAE(2, side, 4, "ego", 8, width=8, goal_blob=goal_blob)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=3e-3)
+
+    def frames(n):
+        x = torch.zeros(n, 2, side, side)
+        where = torch.randint(0, side * side, (n,))
+        x[:, 1].view(n, -1)[torch.arange(n), where] = 1.0
+        return x, where
+
+    from agents.worldmodels.vae import vae_loss
+
+    for _ in range(steps):
+        x, _ = frames(64)
+        logits, mu, logvar = vae(x)
+        loss = vae_loss(x, logits, mu, logvar, 0.5, "ego", goal_weight=10.0)[0]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x, where = frames(500)
+    with torch.no_grad():
+        decoded = vae.decode(vae.encode(x)[0])[:, 1].flatten(1).argmax(1)
+    return float((decoded == where).float().mean())
+
+
+def test_the_goal_blob_learns_where_a_lone_goal_pixel_is():
+    blob, plain = _lone_goal_accuracy(True), _lone_goal_accuracy(False)
+    # 225 places (chance 0.4 %): the plain convolutional V has not found the goal after 300 steps
+    assert blob > 0.7 and blob > plain + 0.5, (blob, plain)
+    with pytest.raises(ValueError, match="goal_blob=True is for ego frames"):
+        ConvVAE(3, 8, 4, "map", goal_blob=True)
+    with pytest.raises(ValueError, match="goal_blob=true needs frame=ego"):
+        WorldModelsConfig(goal_blob=True)
+
+
+def test_dreams_give_every_candidate_the_same_starts_and_draws(tmp_path):
+    from agents.worldmodels.controller import dream_fitness
+
+    torch.manual_seed(0)
+    rnn = MDNRNN(z_dim=3, hidden=8, gaussians=2)
+    starts = torch.randn(10, 3)
+    same = np.stack([_mlp_theta(11, 4)] * 4)
+    scores = dream_fitness(rnn, same, "zh", 4, starts, 12, 1.15, seed=3)
+    assert np.all(scores == scores[0]), scores
+    other = np.stack([_mlp_theta(11, 4, seed) for seed in range(4)])
+    assert len(set(dream_fitness(rnn, other, "zh", 4, starts, 12, 1.15, seed=3).tolist())) > 1
+    # a colder dream draws other next codes: the returns change with the temperature
+    assert not np.array_equal(dream_fitness(rnn, other, "zh", 4, starts, 12, 0.1, seed=3),
+                              dream_fitness(rnn, other, "zh", 4, starts, 12, 1.15, seed=3))  # fmt: skip
+    vae = _RelativeGoal()
+    agent, history = train_controller(
+        vae, MDNRNN(z_dim=2, hidden=4, gaussians=1), "zh", 6, 8, 2, 0.5, None, 0, str(tmp_path / "d.pkl"),
+        hidden=4, dream_starts=torch.randn(20, 2),
+    )  # fmt: skip
+    assert all(h["env_steps"] == 0 for h in history)  # learning in the dream takes no env step
+
+
+def test_the_code_table_holds_vs_code_of_every_cell_it_was_asked_for():
+    from agents.evaluation import held_out_episodes
+    from agents.worldmodels.controller import CodeTable
+    from agents.worldmodels.frames import draw_frames
+    from gridworld_env.core import observation_images
+
+    torch.manual_seed(0)
+    vae = ConvVAE(2, 15, 6, "ego", 8, width=8, goal_blob=True).eval()
+    ep = held_out_episodes(8, 5)
+    table = CodeTable(vae, ep)
+    rng = np.random.default_rng(0)
+    for n in (1, 3, 40):  # batches of one and of many give the same codes
+        maps, rows, cols = rng.integers(0, 5, n), rng.integers(0, 8, n), rng.integers(0, 8, n)
+        images = torch.from_numpy(observation_images(ep.obstacles[maps], ep.goals[maps], np.float32))
+        cells = torch.from_numpy(np.stack([rows, cols], 1))
+        with torch.no_grad():
+            direct = vae.encode(draw_frames(images, cells, "ego"))[0]
+        assert torch.allclose(table(maps, rows, cols), direct, atol=1e-6)
+    assert table.known.sum() < table.known.numel()  # only the cells asked for were encoded

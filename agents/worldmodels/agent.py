@@ -27,15 +27,17 @@ State = tuple[np.ndarray, np.ndarray]
 
 
 class WorldModelAgent:
-    """V + M + a linear controller C.
+    """V + M + a controller C: linear (the paper's), or one tanh layer then linear.
 
     :param vae: the trained V.
     :param rnn: the trained M.
-    :param weight: (8, F) controller weights, F = z_dim + hidden (``inputs="zh"``) or z_dim.
+    :param weight: (8, F) controller weights, F = z_dim + hidden (``inputs="zh"``) or z_dim; with
+        ``hidden_layer``, (8, U) weights on its U units.
     :param bias: (8,) controller bias.
     :param inputs: ``zh`` (the paper's C) or ``z`` (the ablation without M's state).
     :param info: facts about its training kept with it (``env_steps``: the env steps it used to
         learn, random rollouts and controller episodes together; ``env_id``).
+    :param hidden_layer: (U, F) weights and (U,) bias of C's tanh layer (``None``: linear C).
     """
 
     def __init__(
@@ -46,14 +48,24 @@ class WorldModelAgent:
         bias: torch.Tensor,
         inputs: str = "zh",
         info: dict[str, Any] | None = None,
+        hidden_layer: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         features = vae.z_dim + (rnn.hidden if inputs == "zh" else 0)
         if inputs not in ("zh", "z"):
             raise ValueError(f"inputs must be 'zh' or 'z', got {inputs!r}")
+        if hidden_layer is not None:
+            units = hidden_layer[0].shape[0]
+            if tuple(hidden_layer[0].shape) != (units, features) or tuple(hidden_layer[1].shape) != (units,):
+                raise ValueError(
+                    f"C's hidden layer must be (U, {features}) and (U,), got {tuple(hidden_layer[0].shape)}"
+                    f" and {tuple(hidden_layer[1].shape)}"
+                )
+            features = units
         if tuple(weight.shape) != (N_ACTIONS, features) or tuple(bias.shape) != (N_ACTIONS,):
             raise ValueError(f"controller must be ({N_ACTIONS}, {features}) and ({N_ACTIONS},), got {weight.shape}")
         self.vae, self.rnn = vae.eval(), rnn.eval()
         self.weight, self.bias, self.inputs = weight.float(), bias.float(), inputs
+        self.hidden_layer = None if hidden_layer is None else (hidden_layer[0].float(), hidden_layer[1].float())
         self.size = vae.map_size
         self.info: dict[str, Any] = dict(info or {})
 
@@ -64,6 +76,8 @@ class WorldModelAgent:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """C: (B, F) inputs ([z, h] or z) -> (B, 8) action logits."""
+        if self.hidden_layer is not None:
+            x = torch.tanh(x @ self.hidden_layer[0].T + self.hidden_layer[1])
         return x @ self.weight.T + self.bias
 
     @torch.no_grad()
@@ -116,12 +130,13 @@ class WorldModelAgent:
             {
                 "format": AGENT_FORMAT,
                 "vae": self.vae.state_dict(),
-                "vae_args": [self.vae.channels, self.vae.side, self.vae.z_dim, self.vae.frame, self.vae.map_size],
+                "vae_args": self.vae.args,
                 "rnn": self.rnn.state_dict(),
                 "rnn_args": [self.rnn.z_dim, self.rnn.hidden, self.rnn.gaussians],
                 "weight": self.weight,
                 "bias": self.bias,
                 "inputs": self.inputs,
+                "hidden_layer": self.hidden_layer,
                 "info": self.info,
             },
         )
@@ -141,4 +156,6 @@ def load_agent(path: str) -> WorldModelAgent:
     vae.load_state_dict(state["vae"])
     rnn = MDNRNN(*state["rnn_args"])
     rnn.load_state_dict(state["rnn"])
-    return WorldModelAgent(vae, rnn, state["weight"], state["bias"], state["inputs"], state.get("info"))
+    return WorldModelAgent(
+        vae, rnn, state["weight"], state["bias"], state["inputs"], state.get("info"), state.get("hidden_layer")
+    )

@@ -16,10 +16,19 @@ class WorldModelsConfig(CollectConfig):
     """Data (the fields of :class:`~agents.worldmodels.data.CollectConfig`), V, M and C."""
 
     frame: str = "map"
-    """V's input: ``map`` (the env's map image) or ``pixels`` (its rendered RGB frame, 64x64 at 8x8
-    and 16x16); see :mod:`agents.worldmodels.frames`."""
+    """V's input: ``map`` (the env's map image), ``ego`` (the map centred on the agent) or
+    ``pixels`` (its rendered RGB frame, 64x64 at 8x8 and 16x16); see :mod:`agents.worldmodels.frames`."""
     z_dim: int = 32
     """V: latent size."""
+    vae_width: int = 32
+    """V: filters of the first convolution (the paper's 32); each further level doubles them."""
+    near_weight: float = 1.0
+    """V: weight of the agent's 8 neighbours in an ``ego`` frame's obstacle loss."""
+    goal_weight: float = 1.0
+    """V: weight of an ``ego`` frame's goal term (a categorical over its pixels)."""
+    goal_blob: bool = False
+    """V (``ego`` frames): the goal channel's keypoint into z, and the goal decoded as a one-pixel
+    blob centred where z says (:class:`~agents.worldmodels.vae.ConvVAE`)."""
     vae_epochs: int = 10
     """V: passes over the collected frames."""
     vae_batch: int = 256
@@ -46,6 +55,20 @@ class WorldModelsConfig(CollectConfig):
     """C: CMA-ES generations at most."""
     sigma0: float = 0.1
     """C: CMA-ES initial step size (the reference's 0.1)."""
+    controller_hidden: int = 0
+    """C: tanh units of its hidden layer (0: the paper's linear C)."""
+    val_maps: int = 0
+    """C: validation maps on which each generation's best candidate and mean are re-scored; the
+    best so far there is the agent (0: no validation; the last distribution mean)."""
+    common_maps: bool = True
+    """C: every candidate of a generation plays the same maps (False: maps of its own each)."""
+    cma_diagonal: bool = True
+    """C: separable CMA-ES, a diagonal covariance (False: the full covariance matrix)."""
+    dream: bool = False
+    """C: trained inside M's dream (its predicted rewards and ends, from the collected episodes'
+    first frames) instead of in the env; validation maps, if any, are still played in the env."""
+    temperature: float = 1.0
+    """C, dreaming: M's sampling temperature (Ha's DoomRNN: 1.15)."""
     target_return: float | None = None
     """C: stop once the best candidate's mean return reaches this (``None``: run every generation)."""
     controller_inputs: str = "zh"
@@ -78,4 +101,17 @@ class WorldModelsConfig(CollectConfig):
         if self.kl_tolerance < 0:
             raise ValueError(f"kl_tolerance must be >= 0, got {self.kl_tolerance}")
         check_choice("controller_inputs", self.controller_inputs, ["zh", "z"])
-        check_choice("frame", self.frame, ["map", "pixels"])
+        check_choice("frame", self.frame, ["map", "pixels", "ego"])
+        if self.goal_blob and self.frame != "ego":
+            raise ValueError(f"goal_blob=true needs frame=ego (one goal pixel to place), got frame={self.frame}")
+        if self.vae_width < 1 or self.near_weight <= 0 or self.goal_weight <= 0:
+            raise ValueError(
+                f"vae_width must be >= 1, near_weight and goal_weight > 0, got {self.vae_width}, "
+                f"{self.near_weight}, {self.goal_weight}"
+            )
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.controller_hidden < 0 or self.val_maps < 0:
+            raise ValueError(
+                f"controller_hidden and val_maps must be >= 0, got {self.controller_hidden}, {self.val_maps}"
+            )

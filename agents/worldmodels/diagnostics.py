@@ -39,7 +39,7 @@ def vae_diagnostics(logdir: str, episodes: int = 300) -> dict[str, float]:
     keep = torch.from_numpy((np.arange(t1)[None] <= data["lengths"][:, None]).reshape(-1))
     f = as_float(episode_frames(data, vae.frame).flatten(0, 1)[keep])
     mu, _ = encode_all(vae, f)
-    rec = torch.cat([torch.sigmoid(vae.decode(mu[i : i + 2048])) for i in range(0, len(mu), 2048)])
+    rec = torch.cat([vae.probabilities(vae.decode(mu[i : i + 2048])) for i in range(0, len(mu), 2048)])
     goals = np.repeat(data["goals"][:, None], t1, axis=1)
     coords = torch.from_numpy(np.concatenate([data["positions"], goals], -1).reshape(-1, 4)[keep.numpy()]).float()
     x = torch.cat([mu, torch.ones(len(mu), 1)], 1)
@@ -50,15 +50,63 @@ def vae_diagnostics(logdir: str, episodes: int = 300) -> dict[str, float]:
         "linear_readout_error_cells": float((fit - coords).abs().mean()),
         "position_spread_cells": float(coords.std(0).mean()),
     }
-    if vae.frame == "map":
+    if vae.frame in ("map", "ego"):
 
         def peak(x: torch.Tensor, ch: int) -> torch.Tensor:
             return x[:, ch].flatten(1).argmax(1)
 
-        report["agent_cell_decoded"] = float((peak(rec, 2) == peak(f, 2)).float().mean())
+        if vae.frame == "map":  # an ego frame's agent is always at its centre
+            report["agent_cell_decoded"] = float((peak(rec, 2) == peak(f, 2)).float().mean())
         report["goal_cell_decoded"] = float((peak(rec, 1) == peak(f, 1)).float().mean())
         report["obstacle_pixel_accuracy"] = float(((rec[:, 0] > 0.5) == (f[:, 0] > 0.5)).float().mean())
     return report
+
+
+@torch.no_grad()
+def linear_probe(logdir: str, episodes: int = 1000, held_out: float = 0.2) -> dict[str, float]:
+    """How well V's mean code holds the facts the task needs, read by a linear probe.
+
+    Least-squares read-outs from z (with a bias) are fitted on the frames of the first
+    ``1 - held_out`` of ``episodes`` collected episodes and scored on the rest (other maps):
+
+    * ``agent_cell_error``: mean absolute error, in cells, of the agent's row and column;
+    * ``goal_offset_error``: the same for the goal's offset from the agent (``goal_offset_spread``
+      is that offset's standard deviation: what a probe that knew nothing would err by);
+    * ``neighbour_wall_accuracy``: the share of the agent's 8 neighbours (off the map counts as
+      wall) whose blocked / free state the probe's sign gets right, beside ``neighbour_wall_majority``,
+      the share that always answering the commoner state gets.
+    """
+    from gridworld_env.core import ACTIONS, pad_blocked
+
+    if not 0 < held_out < 1 or episodes < 2:
+        raise ValueError(f"held_out must be in (0, 1) and episodes >= 2, got {held_out}, {episodes}")
+    vae = load_vae(logdir)
+    data = {k: v[:episodes] for k, v in run_episodes(logdir).items()}
+    e, t1 = data["positions"].shape[:2]
+    keep = np.arange(t1)[None] <= data["lengths"][:, None]  # (E, T + 1) steps that happened
+    f = episode_frames(data, vae.frame).flatten(0, 1)[torch.from_numpy(keep.reshape(-1))]
+    z = encode_all(vae, f)[0]
+    pos = data["positions"][keep]  # (N, 2)
+    ep_of = np.repeat(np.arange(e), t1).reshape(e, t1)[keep]
+    goal_offset = data["goals"][ep_of] - pos
+    padded = pad_blocked(data["obstacles"])
+    offsets = np.array(ACTIONS)
+    walls = padded[ep_of[:, None], pos[:, None, 0] + offsets[:, 0] + 1, pos[:, None, 1] + offsets[:, 1] + 1]
+    train = torch.from_numpy(ep_of < int(e * (1 - held_out)))
+    x = torch.cat([z, torch.ones(len(z), 1)], 1)
+    targets = torch.from_numpy(np.concatenate([pos, goal_offset, 2.0 * walls - 1.0], 1)).float()
+    solution = torch.linalg.lstsq(x[train], targets[train]).solution
+    fit, true = (x[~train] @ solution), targets[~train]
+    wall_true = true[:, 4:] > 0
+    share = wall_true.float().mean()
+    return {
+        "frames": float(len(z)),
+        "agent_cell_error": float((fit[:, :2] - true[:, :2]).abs().mean()),
+        "goal_offset_error": float((fit[:, 2:4] - true[:, 2:4]).abs().mean()),
+        "goal_offset_spread": float(true[:, 2:4].std(0).mean()),
+        "neighbour_wall_accuracy": float(((fit[:, 4:] > 0) == wall_true).float().mean()),
+        "neighbour_wall_majority": float(max(share, 1 - share)),
+    }
 
 
 def controller_features(

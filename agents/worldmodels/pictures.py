@@ -31,9 +31,18 @@ def to_rgb(frames: np.ndarray) -> np.ndarray:
 
 
 def frames_rgb(frames: np.ndarray, kind: str) -> np.ndarray:
-    """(N, 3, S, S) frames of ``kind`` (``map`` or ``pixels``) in [0, 1] -> (N, h, w, 3) uint8 RGB."""
+    """(N, C, S, S) frames of ``kind`` (``map``, ``ego`` or ``pixels``) in [0, 1] -> (N, h, w, 3) uint8 RGB.
+
+    An ``ego`` frame is drawn as a map image with the agent at its centre and its goal channel
+    scaled to its peak (a decoded goal is a distribution over the pixels)."""
     if kind == "map":
         return to_rgb(frames)
+    if kind == "ego":
+        n, _, side, _ = frames.shape
+        goal = frames[:, 1] / np.maximum(frames[:, 1].max(axis=(1, 2), keepdims=True), 1e-6)
+        agent = np.zeros((n, side, side), dtype=frames.dtype)
+        agent[:, side // 2, side // 2] = 1.0
+        return to_rgb(np.stack([frames[:, 0], goal, agent], axis=1))
     rgb = (np.clip(frames.transpose(0, 2, 3, 1), 0, 1) * 255).astype(np.uint8)
     return rgb.repeat(2, axis=1).repeat(2, axis=2)
 
@@ -50,7 +59,7 @@ def _row(images: np.ndarray, gap: int = 4) -> np.ndarray:
 @torch.no_grad()
 def reconstructions(vae: ConvVAE, frames: torch.Tensor) -> np.ndarray:
     """Inputs (top row) above V's reconstructions from their mean code (bottom row), as RGB."""
-    probs = torch.sigmoid(vae.decode(vae.encode(frames)[0]))
+    probs = vae.probabilities(vae.decode(vae.encode(frames)[0]))
     top, bottom = _row(frames_rgb(frames.numpy(), vae.frame)), _row(frames_rgb(probs.numpy(), vae.frame))
     gap = np.full((4, top.shape[1], 3), 200, dtype=np.uint8)
     return np.concatenate([top, gap, bottom])
@@ -73,14 +82,14 @@ def dream(
     gen = torch.Generator().manual_seed(seed)
     z = vae.encode(frames[:1])[0]
     state = None
-    imagined = [torch.sigmoid(vae.decode(z))]
+    imagined = [vae.probabilities(vae.decode(z))]
     for a in actions:
         mu, log_sigma, log_pi, _, _, _, state = rnn(z[:, None], a.view(1, 1), state)
         pi = torch.softmax(log_pi[0, 0] / temperature, 0)
         k = int(torch.multinomial(pi, 1, generator=gen))
         eps = torch.randn(mu.shape[-1], generator=gen)
         z = (mu[0, 0, k] + log_sigma[0, 0, k].exp() * eps * temperature**0.5)[None]
-        imagined.append(torch.sigmoid(vae.decode(z)))
+        imagined.append(vae.probabilities(vae.decode(z)))
     real = frames_rgb(frames.numpy(), vae.frame)
     fake = frames_rgb(torch.cat(imagined).numpy(), vae.frame)
     return [_row(np.stack([r, f])) for r, f in zip(real, fake, strict=True)]
@@ -108,7 +117,9 @@ def save_png(path: str, image: np.ndarray) -> None:
 
 
 def cmaes_curve(path: str, history: list[dict[str, Any]], title: str) -> None:
-    """Generation against the population's mean and best fitness and success, as a PNG."""
+    """Generation against the population's mean and best fitness and success, and (when the run
+    validated) the validation success of the generation's best candidate and of the best so far,
+    as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,6 +132,9 @@ def cmaes_curve(path: str, history: list[dict[str, Any]], title: str) -> None:
     for ax, key, label in ((left, "fitness", "fitness (success + 0.1 progress)"), (right, "success", "success")):
         ax.plot(gens, [h[f"mean_{key}"] for h in history], label="population mean")
         ax.plot(gens, [h[f"best_{key}"] for h in history], label="best candidate")
+        if key == "success" and history and "val_best" in history[0]:
+            ax.plot(gens, [h["val_best"] for h in history], label="best candidate, validation maps")
+            ax.plot(gens, [h["val_best_so_far"] for h in history], label="best so far, validation maps")
         ax.set_xlabel("CMA-ES generation")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -6,6 +6,7 @@
     logdir/mdnrnn.pt        M's checkpoint (after every epoch)
     logdir/controller.pkl   C's CMA-ES state (after every generation)
     logdir/agent.pt         the agent (V + M + C), written when C finishes
+    logdir/timings.json     wall seconds spent in each stage, over every call that ran it
 
 Like the reference's ``--logdir``, an existing logdir is continued and ``noreload`` starts afresh;
 a stage whose earlier stage has not run says which to run.
@@ -35,10 +36,42 @@ from gridworld_env.atomic import atomic_path
 MAY_DIFFER = ("threads", "generations", "target_return")
 
 #: Settings of C alone: a run started ``from`` another one may set them afresh.
-CONTROLLER_ONLY = ("popsize", "rollouts", "generations", "sigma0", "target_return", "controller_inputs", "threads")
+CONTROLLER_ONLY = (
+    "popsize",
+    "rollouts",
+    "generations",
+    "sigma0",
+    "target_return",
+    "controller_inputs",
+    "controller_hidden",
+    "val_maps",
+    "common_maps",
+    "cma_diagonal",
+    "dream",
+    "temperature",
+    "threads",
+)
 
 #: Files of a run (``noreload`` removes them).
-RUN_FILES = ("config.json", "data", "vae.pt", "mdnrnn.pt", "controller.pkl", "agent.pt")
+RUN_FILES = ("config.json", "data", "vae.pt", "mdnrnn.pt", "controller.pkl", "agent.pt", "timings.json")
+
+
+def stage_seconds(logdir: str) -> dict[str, float]:
+    """Wall seconds spent so far in each stage of the run in ``logdir`` (``timings.json``)."""
+    path = os.path.join(logdir, "timings.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return {k: float(v) for k, v in json.load(f).items()}
+
+
+def add_seconds(logdir: str, stage: str, seconds: float) -> dict[str, float]:
+    """Add ``seconds`` to ``stage``'s wall time in ``logdir/timings.json``; return every stage's."""
+    timings = stage_seconds(logdir)
+    timings[stage] = timings.get(stage, 0.0) + seconds
+    with atomic_path(os.path.join(logdir, "timings.json")) as tmp, open(tmp, "w") as f:
+        json.dump(timings, f, indent=1)
+    return timings
 
 
 def prepare_logdir(cfg: WorldModelsConfig, logdir: str, noreload: bool = False) -> None:
@@ -96,6 +129,9 @@ def start_from(cfg: WorldModelsConfig, logdir: str, source: str) -> None:
             "--from may change only C's settings"
         )
     os.makedirs(logdir, exist_ok=True)
+    for stage, seconds in stage_seconds(source).items():  # the shared stages' cost counts for this run too
+        if stage != "controller":
+            add_seconds(logdir, stage, seconds)
     shutil.copytree(os.path.join(source, "data"), os.path.join(logdir, "data"))
     for name in ("vae.pt", "mdnrnn.pt"):
         shutil.copy2(os.path.join(source, name), os.path.join(logdir, name))
@@ -119,7 +155,15 @@ def load_vae(logdir: str) -> ConvVAE:
         raise FileNotFoundError(f"no V in {logdir}: run the vae stage first (--stage vae)")
     state = load_state(path, VAE_FORMAT, "V (VAE)")
     c, _, side = state["shape"]
-    vae = ConvVAE(c, side, state["z_dim"], state.get("frame", "map"), state.get("map_size"))
+    vae = ConvVAE(
+        c,
+        side,
+        state["z_dim"],
+        state.get("frame", "map"),
+        state.get("map_size"),
+        state.get("width", 32),
+        state.get("goal_blob", False),
+    )
     vae.load_state_dict(state["model"])
     return vae.eval()
 
@@ -137,7 +181,20 @@ def load_mdnrnn(logdir: str) -> MDNRNN:
 
 
 def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = False) -> dict[str, Any]:
-    """Run (or finish) one stage; return what it reports (its history, or the shard paths)."""
+    """Run (or finish) one stage; return what it reports (its history, or the shard paths).
+    Its wall time is added to ``logdir/timings.json``."""
+    import time
+
+    start = time.perf_counter()
+    report = _run_stage(cfg, logdir, stage, progress, start)
+    if stage != "controller":  # the controller stage records its own time before saving the agent
+        add_seconds(logdir, stage, time.perf_counter() - start)
+    return report
+
+
+def _run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool, start: float) -> dict[str, Any]:
+    import time
+
     from agents.worldmodels.controller import train_controller
 
     torch.set_num_threads(cfg.threads)
@@ -159,6 +216,10 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
             progress,
             cfg.frame,
             int(data["obstacles"].shape[1]),
+            cfg.vae_width,
+            cfg.near_weight,
+            cfg.goal_weight,
+            cfg.goal_blob,
         )
         return {"history": history}
     if stage == "mdnrnn":
@@ -183,6 +244,11 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
         return {"history": history}
     if stage == "controller":
         vae, rnn = load_vae(logdir), load_mdnrnn(logdir)
+        starts = None
+        if cfg.dream:  # C dreams from the first frames of the collected episodes
+            data = run_episodes(logdir)
+            first = {**data, "positions": data["positions"][:, :1]}
+            starts = encode_all(vae, episode_frames(first, vae.frame).flatten(0, 1))[0]
         agent, history = train_controller(
             vae,
             rnn,
@@ -195,9 +261,21 @@ def run_stage(cfg: WorldModelsConfig, logdir: str, stage: str, progress: bool = 
             cfg.seed,
             os.path.join(logdir, "controller.pkl"),
             progress,
+            hidden=cfg.controller_hidden,
+            val_maps=cfg.val_maps,
+            common_maps=cfg.common_maps,
+            diagonal=cfg.cma_diagonal,
+            dream_starts=starts,
+            temperature=cfg.temperature,
         )
         collected = int(run_episodes(logdir)["lengths"].sum())
-        agent.info = {"env_id": cfg.env_id, "env_steps": collected + int(sum(h["env_steps"] for h in history))}
+        timings = add_seconds(logdir, "controller", time.perf_counter() - start)
+        agent.info = {
+            "env_id": cfg.env_id,
+            "env_steps": collected + int(sum(h["env_steps"] for h in history)),
+            "train_seconds": round(sum(timings.values()), 1),
+            "stage_seconds": {k: round(v, 1) for k, v in timings.items()},
+        }
         agent.save(os.path.join(logdir, "agent.pt"))
         return {"history": history}
     raise ValueError(f"stage must be one of {STAGES} or 'all', got {stage!r}")
