@@ -22,7 +22,9 @@ that recorded their training's wall time (``info["train_seconds"]``) show it in 
 With ``--curve-ppo`` and ``--curve-planet`` (8x8 run folders) the page gets a data-efficiency
 section, success against env steps, and its plot beside the page (``model_based.png`` for
 ``model_based.md``): :mod:`eval.data_efficiency`. Without them, ``--keep-efficiency`` carries the
-existing page's section over unchanged, under the command that made it.
+existing page's section over unchanged, under the command that made it. ``--cache FILE`` keeps
+the success rates measured (by agent file content, size and number of maps), so a later call
+re-scores only agents it has not seen.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,10 +81,35 @@ def model_based_table(
     wm_pixels: dict[int, str] | None = None,
     planet: dict[int, str] | None = None,
     wm_rows: list[tuple[str, dict[int, str]]] | None = None,
+    cache: str | None = None,
 ) -> tuple[list[str], list[list[str]]]:
-    """The header and rows of the table (see the module docstring)."""
+    """The header and rows of the table (see the module docstring).
+
+    :param cache: a JSON file of success rates already measured, keyed by the agent file's
+        SHA-256, the size and the number of maps (a PlaNet row costs ~25 min); new ones are added.
+    """
     from agents.evaluation import evaluate_agent_on_maps, evaluate_policy_on_maps
     from agents.zoo import load_model
+
+    known: dict[str, float] = {}
+    if cache is not None and os.path.exists(cache):
+        with open(cache) as f:
+            known = json.load(f)
+
+    def measured(path: str, size: int, evaluate: Any, subject: Any) -> float:
+        """``evaluate(subject, size, episodes)``'s success rate, from the cache when it holds it."""
+        import hashlib
+
+        with open(path, "rb") as f:
+            key = f"{hashlib.sha256(f.read()).hexdigest()}|{size}|{episodes}"
+        if key not in known:
+            known[key] = float(evaluate(subject, size, episodes, progress=progress).success_rate)
+            if cache is not None:
+                from gridworld_env.atomic import atomic_path
+
+                with atomic_path(cache) as tmp, open(tmp, "w") as f:
+                    json.dump(known, f, indent=1)
+        return known[key]
 
     cells: dict[str, dict[int, tuple[str, ...]]] = {}
     for kind, label in (("bc", "VIN, behaviour cloning (BFS expert)"), ("ppo", "VIN, PPO from reward")):
@@ -89,7 +117,7 @@ def model_based_table(
         for size in SIZES:
             path = os.path.join(PRETRAINED_DIR, f"{kind}_vin_{size}x{size}.zip")
             model = load_model(path)
-            success = evaluate_policy_on_maps(model.policy, size, episodes, progress=progress).success_rate
+            success = measured(path, size, evaluate_policy_on_maps, model.policy)
             steps = "0 (expert paths on 5,000 maps)" if kind == "bc" else f"{model.num_timesteps:,}"
             cells[label][size] = (_pct(success), steps, "-")
     cells["CNN, PPO from reward (results/rl_table.md)"] = {s: (*v, "-") for s, v in rl_table_cnn(rl_table).items()}
@@ -107,7 +135,7 @@ def model_based_table(
             agent = load_model(path)
             if agent.size != size:
                 raise ValueError(f"{path} holds a {agent.size}x{agent.size} agent, given for {size}x{size}")
-            success = evaluate_agent_on_maps(agent, size, episodes, progress=progress).success_rate
+            success = measured(path, size, evaluate_agent_on_maps, agent)
             steps, seconds = agent.info.get("env_steps"), agent.info.get("train_seconds")
             cells[label][size] = (
                 _pct(success),
@@ -235,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
+        "--cache",
+        metavar="FILE",
+        help="JSON file of success rates already measured (by agent file content, size and maps); new ones added",
+    )
+    parser.add_argument(
         "--keep-efficiency",
         action="store_true",
         help="without curve runs, keep the existing page's data-efficiency section (under its own command)",
@@ -272,7 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra = efficiency(curve_ppo, args.curve_planet, wm.get(8), args.curve_episodes, args.out, progress)
         except ValueError as exc:
             parser.error(str(exc))
-    header, rows = model_based_table(wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet, wm_rows)
+    header, rows = model_based_table(
+        wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet, wm_rows, args.cache
+    )
     shown = {"[z, h]": wm, "z only": wm_z, **dict(wm_rows), "pixel frames": wm_pixels, "PlaNet": planet}
     command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
     description = (

@@ -4,7 +4,9 @@
                                [--pictures results/ [--overwrite]]
 
 Prints, as JSON, how well V's code holds the map (:func:`agents.worldmodels.diagnostics.vae_diagnostics`),
-the controller's CMA-ES history (first and last generations) and, with ``--ceiling``, what a
+what a linear probe reads from it on held-out frames: the agent's cell, the goal's offset and the
+8 neighbouring walls (:func:`agents.worldmodels.diagnostics.linear_probe`, ``probe``), the
+controller's CMA-ES history (first and last generations) and, with ``--ceiling``, what a
 linear C and a 256-unit MLP on the run's features reach when fitted to the expert's actions
 (:func:`agents.worldmodels.diagnostics.controller_ceiling`, for both C inputs), beside the greedy
 policies a linear C could at best express (:func:`agents.worldmodels.diagnostics.greedy_success`). With ``--pictures DIR`` it writes

@@ -578,3 +578,25 @@ def test_the_code_table_holds_vs_code_of_every_cell_it_was_asked_for():
             direct = vae.encode(draw_frames(images, cells, "ego"))[0]
         assert torch.allclose(table(maps, rows, cols), direct, atol=1e-6)
     assert table.known.sum() < table.known.numel()  # only the cells asked for were encoded
+
+
+def test_the_model_based_page_keeps_its_efficiency_section_and_names_its_command(tmp_path):
+    from eval.model_based import carried_efficiency, main
+
+    page = tmp_path / "mb.md"
+    page.write_text(
+        "# T\n\nCommand: `python -m eval.model_based --curve-ppo VIN=runs/v`\n\n| a |\n|---|\n| 1 |\n\n"
+        "## Data efficiency at 8x8\n\nSuccess ...\n\n- World Models ([z, h]): 643.9k: 5.0\n"
+    )
+    kept = carried_efficiency(str(page))
+    assert kept.startswith("## Data efficiency at 8x8\n\nSection made by: `python -m eval.model_based --curve-ppo")
+    assert "World Models, the paper's recipe" in kept and "Success ..." in kept
+    assert carried_efficiency(str(page)) == kept
+    bare = tmp_path / "bare.md"
+    bare.write_text("# T\n\nCommand: `x`\n")
+    with pytest.raises(ValueError, match="has no"):
+        carried_efficiency(str(bare))
+    with pytest.raises(ValueError, match="there is no"):
+        carried_efficiency(str(tmp_path / "missing.md"))
+    with pytest.raises(SystemExit):
+        main(["--wm-row", "a label only", "--out", str(tmp_path / "x.md")])
