@@ -316,8 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shipped agents. PPO-CNN: mean over the seeds of `results/rl_table.md`. World Models: "
         f"{json.dumps({k: {s: os.path.relpath(p) for s, p in v.items()} for k, v in shown.items()})}, steps = "
         "collected random "
-        "rollouts + the controller's CMA-ES episodes; observation: the env's map image unless the row says "
-        "pixel frames. PlaNet: steps = its random-action seed episodes (and any planner-collected ones)."
+        "rollouts + the controller's CMA-ES and validation episodes (none for a C trained in M's dream); "
+        "what V sees: the map centred on the agent (ego) unless the row names another frame; each World "
+        "Models learner is given the image and the reward alone. train min: the run's own record of its "
+        "stages' wall time (one torch thread, on this 2-core machine beside other jobs; a run made --from "
+        "another counts that run's data, V and M). PlaNet: steps = its random-action seed episodes "
+        "(and any planner-collected ones)."
     )
     title = "Model-based agents beside the VIN and the CNN"
     print(write_table(args.out, title, command.strip(), description, header, rows, extra))

@@ -137,6 +137,20 @@ def test_shipped_world_models_agent_loads_acts_and_says_what_it_cost(name):
     assert result.episodes == 50 and np.isnan(result.action_accuracy)
 
 
+#: The shipped World Models agents' success on the first 200 test maps must stay near their
+#: 1,000-map figures (91.4 % and 53.1 %; uniform random actions: 8.0 % and 1.7 %).
+WM_SUCCESS = {"wm_8x8.pt": 0.85, "wm_16x16.pt": 0.45}
+
+
+@pytest.mark.parametrize("name", sorted(WM_SUCCESS))
+def test_shipped_world_models_agents_reach_goals(name):
+    from agents.evaluation import evaluate_agent_on_maps
+    from agents.zoo import load_model
+
+    agent = load_model(str(PRETRAINED_DIR / name))
+    assert evaluate_agent_on_maps(agent, agent.size, 200).success_rate >= WM_SUCCESS[name]
+
+
 #: Every shipped PlaNet agent (a new file is tested without a change here); planning on 16x16 maps
 #: costs seconds per decision on a CPU, so those agents' success is checked by `make test-slow`.
 PLANET = [
