@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             best = min(best, time.perf_counter() - start)
         encoded = int(table.known.sum())
         results[name] = (best, success.mean(), table)
-        print(f"  {name:>20}: {best:6.2f} s, {encoded:,} frames encoded, {steps:,} env steps, success {success.mean():.3f}")
+        print(
+            f"  {name:>20}: {best:6.2f} s, {encoded:,} frames encoded, {steps:,} env steps, success {success.mean():.3f}"
+        )
     up, lazy = results["every cell up front"], results["cells visited"]
     assert up[1] == lazy[1], "the two ways played different episodes"
     print(f"  speed-up: {up[0] / lazy[0]:.2f}x")

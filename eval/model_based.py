@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -309,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet, wm_rows, args.cache
     )
     shown = {"[z, h]": wm, "z only": wm_z, **dict(wm_rows), "pixel frames": wm_pixels, "PlaNet": planet}
-    command = "python -m eval.model_based " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m eval.model_based " + shlex.join(argv if argv is not None else sys.argv[1:])
     description = (
         f"Success on the same {args.episodes} held-out test maps per size (env seeds from 10^9, paper protocol: "
         "the goal within twice the optimal moves) and the env steps each agent used to learn. VIN rows: the "

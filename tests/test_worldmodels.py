@@ -281,7 +281,8 @@ def test_cli_runs_every_stage_and_eval_scores_the_agent(tmp_path):
     val_maps = json.loads((logdir / "config.json").read_text())["val_maps"]
     episodes = 2 * (4 * 4 + 2 * val_maps)
     assert collected + episodes <= steps <= collected + episodes * 2 * 63, (row, collected)
-    assert float(row.split("|")[4]) > 0  # the training's wall minutes
+    seconds = load_agent(str(logdir / "agent.pt")).info["train_seconds"]
+    assert seconds > 0 and row.split("|")[4].strip() == f"{seconds / 60:.1f}"  # the training's wall minutes
     assert "| VIN, PPO from reward | " in table.read_text()
     again = subprocess.run(mb, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert again.returncode == 2 and "--overwrite" in again.stderr

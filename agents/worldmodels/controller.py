@@ -203,6 +203,16 @@ def _controller_logits(x: torch.Tensor, stacked: list[torch.Tensor], k: torch.Te
     return torch.einsum("bf,baf->ba", x, stacked[0][k]) + stacked[1][k]
 
 
+def _block_logits(x: torch.Tensor, stacked: list[torch.Tensor], hidden: int) -> torch.Tensor:
+    """:func:`_controller_logits` for inputs laid out candidate by candidate in equal blocks
+    (``x``: (P * R, F), rows ``[c R, (c + 1) R)`` for candidate ``c``), as batched matrix products."""
+    p = stacked[0].shape[0]
+    x = x.view(p, -1, x.shape[-1])
+    if hidden:
+        x = torch.tanh(torch.baddbmm(stacked[3][:, None], x, stacked[2].transpose(1, 2)))
+    return torch.baddbmm(stacked[1][:, None], x, stacked[0].transpose(1, 2)).flatten(0, 1)
+
+
 @torch.no_grad()
 def dream_fitness(
     rnn: MDNRNN,
@@ -228,7 +238,6 @@ def dream_fitness(
     stacked = [torch.stack([q[i] for q in parts]) for i in range(len(parts[0]))]
     gen = torch.Generator().manual_seed(seed)
     n = p * r
-    k = torch.arange(p).repeat_interleave(r)
     z = starts.repeat(p, 1)
     state = (torch.zeros(1, n, rnn.hidden), torch.zeros(1, n, rnn.hidden))
     alive = torch.ones(n, dtype=torch.bool)
@@ -238,7 +247,7 @@ def dream_fitness(
         u_component, u_end = torch.rand(r, generator=gen).repeat(p), torch.rand(r, generator=gen).repeat(p)
         noise = torch.randn(r, starts.shape[1], generator=gen).repeat(p, 1)
         x = torch.cat([z, state[0][0]], 1) if inputs == "zh" else z
-        actions = _controller_logits(x, stacked, k, hidden).argmax(1)
+        actions = _block_logits(x, stacked, hidden).argmax(1)
         mu, log_sigma, log_pi, reward, end, _, state = rnn(z[:, None], actions[:, None], state)
         total += torch.where(alive, reward[:, 0], torch.zeros(()))
         cdf = torch.softmax(log_pi[:, 0] / temperature, -1).cumsum(-1)
