@@ -19,16 +19,8 @@ import torch
 
 from agents.evaluation import held_out_episodes
 from agents.worldmodels.agent import load_agent
-from agents.worldmodels.controller import TRAIN_MAP_SEED, CodeTable, play
+from agents.worldmodels.controller import TRAIN_MAP_SEED, CodeTable, flatten, play
 from bench.timing import machine
-
-
-def flat_controller(agent) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
-    """The agent's C as one flat parameter vector (the layout of :func:`unflatten`) and its units."""
-    if agent.hidden_layer is None:
-        return torch.cat([agent.weight.flatten(), agent.bias]).numpy(), 0
-    w1, b1 = agent.hidden_layer
-    return torch.cat([w1.flatten(), b1, agent.weight.flatten(), agent.bias]).numpy(), w1.shape[0]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -39,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     agent = load_agent(args.agent)
-    theta, hidden = flat_controller(agent)
+    theta, hidden = flatten(agent)
     rng = np.random.default_rng(0)
     thetas = theta[None] + 0.1 * rng.standard_normal((args.popsize, theta.size))
     ep = held_out_episodes(agent.size, args.rollouts, TRAIN_MAP_SEED)
@@ -60,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             success, _, steps = play(agent.rnn, table, ep, thetas, maps, cand, agent.inputs, hidden)
             best = min(best, time.perf_counter() - start)
         encoded = int(table.known.sum())
-        results[name] = (best, success.mean(), table)
+        results[name] = (best, success.mean())
         print(
             f"  {name:>20}: {best:6.2f} s, {encoded:,} frames encoded, {steps:,} env steps, success {success.mean():.3f}"
         )

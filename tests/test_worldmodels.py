@@ -475,6 +475,11 @@ def test_an_mlp_controller_learns_validates_and_resumes_exactly(tmp_path):
     a.save(str(tmp_path / "agent.pt"))
     loaded = load_agent(str(tmp_path / "agent.pt"))
     assert loaded.hidden_layer is not None and torch.equal(loaded.hidden_layer[1], a.hidden_layer[1])
+    from agents.worldmodels.controller import agent_from_theta, flatten
+
+    theta, units = flatten(a)
+    again = agent_from_theta(vae, rnn, theta, "zh", units)
+    assert units == 4 and torch.equal(again.hidden_layer[0], a.hidden_layer[0]) and torch.equal(again.weight, a.weight)
 
 
 def test_the_shipped_recipe_learns_to_reach_goals_on_held_out_maps(tmp_path):

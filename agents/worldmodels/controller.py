@@ -71,6 +71,21 @@ def unflatten(theta: np.ndarray, features: int, hidden: int = 0) -> tuple[torch.
     return w2, t[a + hidden + N_ACTIONS * hidden :], w1, b1
 
 
+def flatten(agent: WorldModelAgent) -> tuple[np.ndarray, int]:
+    """An agent's C as the flat parameter vector of :func:`unflatten`, and its tanh units."""
+    parts = [agent.weight.flatten(), agent.bias]
+    if agent.hidden_layer is not None:
+        parts = [agent.hidden_layer[0].flatten(), agent.hidden_layer[1], *parts]
+    hidden = 0 if agent.hidden_layer is None else agent.hidden_layer[0].shape[0]
+    return torch.cat(parts).numpy(), hidden
+
+
+def _stacked(thetas: np.ndarray, features: int, hidden: int) -> list[torch.Tensor]:
+    """Each :func:`unflatten` part of every candidate of ``thetas``, stacked over the candidates."""
+    parts = [unflatten(t, features, hidden) for t in thetas]
+    return [torch.stack([q[i] for q in parts]) for i in range(len(parts[0]))]
+
+
 def agent_from_theta(
     vae: ConvVAE, rnn: MDNRNN, theta: np.ndarray, inputs: str, hidden: int = 0, info: dict | None = None
 ) -> WorldModelAgent:
@@ -137,9 +152,7 @@ def play(
 
     :return: per episode, success and the share of the start's distance covered; env steps taken.
     """
-    features = table.z_dim + (rnn.hidden if inputs == "zh" else 0)
-    parts = [unflatten(t, features, hidden) for t in thetas]
-    stacked = [torch.stack([p[i] for p in parts]) for i in range(len(parts[0]))]
+    stacked = _stacked(thetas, table.z_dim + (rnn.hidden if inputs == "zh" else 0), hidden)
     n = maps.size
     padded = pad_blocked(ep.obstacles)
     rows, cols = ep.starts[maps, 0].copy(), ep.starts[maps, 1].copy()
@@ -233,9 +246,7 @@ def dream_fitness(
     whether the episode ends (a Bernoulli draw), for at most ``horizon`` moves. No env step is taken.
     """
     p, r = thetas.shape[0], starts.shape[0]
-    features = starts.shape[1] + (rnn.hidden if inputs == "zh" else 0)
-    parts = [unflatten(t, features, hidden) for t in thetas]
-    stacked = [torch.stack([q[i] for q in parts]) for i in range(len(parts[0]))]
+    stacked = _stacked(thetas, starts.shape[1] + (rnn.hidden if inputs == "zh" else 0), hidden)
     gen = torch.Generator().manual_seed(seed)
     n = p * r
     z = starts.repeat(p, 1)
