@@ -5,18 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install -c constraints.txt
 
-.PHONY: demo test test-slow lint format format-check type bench clean
+.PHONY: demo test test-slow lint format format-check type docs docs-check bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -q -e ".[test,bench,dev,plots,zoo]"
+	$(PIP) -q -e ".[test,bench,dev,plots,zoo,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m train.demo
 
-# The README's test command: lint, format check, type check, then the tests.
-test: lint format-check type
+# The README's test command: lint, format check, type check, the docs build, then the tests.
+test: lint format-check type docs-check
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
@@ -34,8 +34,16 @@ format: $(STAMP)
 type: $(STAMP)
 	$(BIN)/mypy
 
+# The documentation site (MkDocs + Material + mkdocstrings) into site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The same build into a throw-away folder: a broken link, a missing page or a warning fails.
+docs-check: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $$(mktemp -d)
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) out build site *.egg-info

@@ -5,7 +5,7 @@
     cnn = load_pretrained("VINGrid-16x16-v0", policy="cnn")  # the paper's CNN baseline (Table 1)
     action, _ = model.predict(obs, deterministic=True)
 
-How each was trained, and its measured figures, are in README.md ("Pretrained agents").
+How each was trained, and its measured figures, are in README.md (Agents) and docs/agents/vin-gppn.md.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def load_model(path: str) -> Any:
     """
     from sb3_contrib import MaskablePPO
 
-    from agents.checkpoints import stored_format
     from agents.planet.agent import AGENT_FORMAT as PLANET_FORMAT
     from agents.planet.agent import load_agent as load_planet
+    from agents.training.checkpoints import stored_format
     from agents.worldmodels.agent import AGENT_FORMAT, load_agent
 
     fmt = stored_format(path)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.bc import BCConfig, bc_loss, build_model, conv_backend, map_batches
 from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
-from agents.ppo import PPOConfig, train_ppo
-from agents.vin import PAPER_K, VIN
+from agents.planners import PAPER_K, VIN
+from agents.training.bc import BCConfig, bc_loss, build_model, conv_backend, map_batches
+from agents.training.ppo import PPOConfig, train_ppo
 from bench.reference_vin import ReferenceVIN
 from bench.timing import machine
 from gridworld_env.core import observation_images
@@ -146,7 +146,7 @@ OLD_PPO_RECIPE: dict[str, Any] = {"n_envs": 16, "n_steps": 64, "batch_size": 256
 def ppo_settings(size: int, recipe: str) -> Any:
     """PPO + VIN settings for a timing: ``old`` (:data:`OLD_PPO_RECIPE`) or ``yml`` (today's
     ``hyperparams/ppo.yml`` section), evaluation and checkpoints off, the episode limit of the yml."""
-    from agents.config import load_ppo_config
+    from agents.training.ppo import load_ppo_config
 
     env_id = f"VINGrid-{size}x{size}-v0"
     cfg = load_ppo_config(env_id, flags={"policy": "vin"})
@@ -216,7 +216,7 @@ def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int,
     returns samples/s per size."""
     from gymnasium import spaces
 
-    from agents.baselines import CNNExtractor
+    from agents.policies.baselines import CNNExtractor
 
     print(f"\nCNN baseline, forward and backward of a batch of {batch:,} (same run):")
     rates = {}
@@ -252,7 +252,7 @@ def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int,
 
 def _select_form_plan(vin: VIN, image: torch.Tensor) -> torch.Tensor:
     """``walls_block`` value iteration written the direct way, a select over every Q channel at
-    every iteration (what :meth:`agents.vin.VIN.plan` computed first; the same Q)."""
+    every iteration (what :meth:`agents.planners.vin.VIN.plan` computed first; the same Q)."""
     q_r = vin.q_from_reward(vin.reward_image(image))
     blocked, not_goal = vin.blocked_moves(image), 1.0 - image[:, 1:2]
     v = q_r.max(dim=1, keepdim=True).values * not_goal

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 
 from agents.evaluation import held_out_episodes
-from agents.gppn import GPPN
+from agents.planners import GPPN, VIN
 from agents.policies import resize_policy
-from agents.vin import VIN
 from agents.zoo import load_pretrained
 from eval.mazes import COMMON, PLANNER_SETTINGS, SIZE_SETTINGS
 from gridworld_env import env_spec

@@ -3,7 +3,7 @@
 One sample per map (every labelled state carries its own image and its own value
 iteration), the Q convolution over the concatenated ``[r, v]`` recomputed every
 iteration, channels-first tensors. Same parameter count and arithmetic as
-:class:`agents.vin.VIN`, so the two differ only in how the work is organised.
+:class:`agents.planners.vin.VIN`, so the two differ only in how the work is organised.
 """
 
 from __future__ import annotations

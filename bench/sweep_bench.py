@@ -2,7 +2,7 @@
 
     python -m bench.sweep_bench [--maps 5000] [--epochs 30] [--trials 4] [--noop 8]
 
-* **serial**: :func:`agents.bc.train_bc` on each trial's settings, one after another in this process
+* **serial**: :func:`agents.training.bc.train_bc` on each trial's settings, one after another in this process
   (1 torch thread each, as each trial gets 1 CPU);
 * **Ray Tune**: the same trials as one sweep (:func:`agents.sweep.runner.run_sweep`, ``cpus: 1``
   each), Ray started inside the call as ``python -m train sweep`` does, its start counted;
@@ -47,9 +47,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     import ray
 
-    from agents.bc import train_bc
     from agents.sweep.runner import RunnerOptions, ray_session, run_sweep, run_tasks
     from agents.sweep.spec import trial_config
+    from agents.training.bc import train_bc
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec_for(tmp, args.maps, args.epochs, args.trials)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     from agents.evaluation import TEST_SEED
+    from eval.experiment import check_at_least
 
     parser = argparse.ArgumentParser(
         prog="python -m eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,12 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        parser.error(f"--episodes must be >= 1, got {args.episodes}")
-    if args.seed < 0:
-        parser.error(f"--seed must be >= 0, got {args.seed}")
-    if args.render_episodes < 1:
-        parser.error(f"--render-episodes must be >= 1, got {args.render_episodes}")
+    check_at_least(parser, args, {"episodes": 1, "seed": 0, "render_episodes": 1})
     if os.path.isdir(args.model):
         parser.error(f"{args.model} is a folder: give the model's .zip file (a run folder holds model.zip)")
     if not os.path.exists(args.model):
@@ -79,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(f"{args.model}: {exc}" if "trained on" in str(exc) else str(exc))
     if args.plan_k is not None or args.plan_tol is not None:
-        from agents.vin import set_inference_planning
+        from agents.planners import set_inference_planning
 
         try:
             if not hasattr(model, "policy"):

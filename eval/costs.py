@@ -19,8 +19,8 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from agents.bc import BCConfig, build_model
-from eval.results import write_table
+from agents.training.bc import BCConfig, build_model
+from eval.results import table_main
 
 
 def forward_flops(policy: nn.Module, obs: dict[str, torch.Tensor]) -> int:
@@ -63,28 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 28], help="map sizes")
     parser.add_argument("--out", default="results/costs.md", help="markdown output (default: %(default)s)")
     args = parser.parse_args(argv)
-    rows = []
-    try:
-        for size in args.sizes:
-            rows += [
-                [f"{size}x{size}", name.upper(), f"{params:,}", f"{flops / 1e6:.2f}"]
-                for name, params, flops in costs(size)
-            ]
-    except ValueError as exc:
-        parser.error(str(exc))
-    print(
-        write_table(
-            args.out,
-            "Parameters and FLOPs per decision",
-            f"python -m eval.costs --sizes {' '.join(map(str, args.sizes))}",
-            "Actor parameters; forward FLOPs of convolutions and linear layers for one observation "
-            "(VIN: one full plan with the paper's K; with the plan cache, the later steps of an episode "
-            "only read Q and apply the head).",
-            ["size", "policy", "parameters", "MFLOP per decision"],
-            rows,
-        )
+    description = (
+        "Actor parameters; forward FLOPs of convolutions and linear layers for one observation "
+        "(VIN: one full plan with the paper's K; with the plan cache, the later steps of an episode "
+        "only read Q and apply the head)."
     )
-    return 0
+    rows = lambda: [  # noqa: E731
+        [f"{size}x{size}", name.upper(), f"{params:,}", f"{flops / 1e6:.2f}"]
+        for size in args.sizes
+        for name, params, flops in costs(size)
+    ]
+    command = f"python -m eval.costs --sizes {' '.join(map(str, args.sizes))}"
+    header = ["size", "policy", "parameters", "MFLOP per decision"]
+    return table_main(parser, rows, args.out, "Parameters and FLOPs per decision", command, description, header)
 
 
 if __name__ == "__main__":

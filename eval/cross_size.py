@@ -15,15 +15,15 @@ import sys
 from collections.abc import Sequence
 
 from agents.evaluation import EvalResult, evaluate_policy_on_maps
+from agents.planners import default_k, set_inference_planning
 from agents.policies import resize_policy, vin_of
-from agents.vin import default_k, set_inference_planning
 from agents.zoo import load_model, pretrained_path
-from eval.results import write_table
+from eval.results import table_main
 
 
 def transplant(model_path: str, size: int, k: int) -> object:
     """The policy of ``model_path`` rebuilt for ``size x size`` maps (every setting of its VIN
-    kept: :func:`agents.policies.resize_policy`), planning with ``k`` iterations."""
+    kept: :func:`agents.policies.extractors.resize_policy`), planning with ``k`` iterations."""
     target = resize_policy(load_model(model_path).policy, size)
     set_inference_planning(target, k)
     return target
@@ -56,31 +56,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
     if not os.path.exists(args.model):
         parser.error(f"no model at {args.model}")
-    try:
-        rows = cross_size(args.model, args.sizes, args.episodes)
-    except ValueError as exc:
-        parser.error(str(exc))
-    print(
-        write_table(
-            args.out,
-            "Generalisation across sizes",
-            f"python -m eval.cross_size --model {args.model} --sizes {' '.join(map(str, args.sizes))} --episodes {args.episodes}",
-            f"Model: `{args.model}`, evaluated on {args.episodes} held-out maps per size (env seeds from 10^9), paper protocol.",
-            ["size", "K", "success", "collision-free", "action accuracy", "path / optimal"],
-            [
-                [
-                    f"{size}x{size}",
-                    str(k),
-                    f"{100 * r.success_rate:.1f} %",
-                    f"{100 * r.collision_free_success_rate:.1f} %",
-                    f"{100 * r.action_accuracy:.1f} %",
-                    f"{r.path_ratio:.3f}",
-                ]
-                for size, k, r in rows
-            ],
-        )
-    )
-    return 0
+
+    def rows() -> list[list[str]]:
+        return [
+            [f"{size}x{size}", str(k)]
+            + [f"{100 * v:.1f} %" for v in (r.success_rate, r.collision_free_success_rate, r.action_accuracy)]
+            + [f"{r.path_ratio:.3f}"]
+            for size, k, r in cross_size(args.model, args.sizes, args.episodes)
+        ]
+
+    command = f"python -m eval.cross_size --model {args.model} --sizes {' '.join(map(str, args.sizes))} --episodes {args.episodes}"
+    description = f"Model: `{args.model}`, evaluated on {args.episodes} held-out maps per size (env seeds from 10^9), paper protocol."
+    header = ["size", "K", "success", "collision-free", "action accuracy", "path / optimal"]
+    return table_main(parser, rows, args.out, "Generalisation across sizes", command, description, header)
 
 
 if __name__ == "__main__":

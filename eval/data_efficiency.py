@@ -52,7 +52,7 @@ def ppo_curve(label: str, run_dir: str) -> Curve:
 
     :raises ValueError: no PPO checkpoint there, or one without evaluations.
     """
-    from agents.ppo import load_ppo_checkpoint
+    from agents.training.ppo import load_ppo_checkpoint
 
     path = os.path.join(run_dir, "checkpoint.pt")
     if not os.path.exists(path):

@@ -13,72 +13,33 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eval.results import write_table
-from eval.training import train_and_score
+from eval.experiment import command_line
+from eval.results import table_main
+from eval.training import budget_parser, budget_text, parse_budget, scored_run
 
 
-def k_sweep(
-    size: int, ks: Sequence[int], n_maps: int, epochs: int, episodes: int, seed: int = 0, threads: int = 1
-) -> list[tuple[int, float, float, float]]:
-    """(K, success rate, action accuracy, training minutes) for each K at one size."""
+def k_sweep(size: int, args: argparse.Namespace) -> list[list[str]]:
+    """A row (size, K, success, action accuracy, training minutes) for each K of ``args.ks`` at one size."""
     rows = []
-    for k in ks:
-        _, result, minutes = train_and_score(
-            size, [f"k={k}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"], episodes
-        )
-        rows.append((k, result.success_rate, result.action_accuracy, minutes))
-        print(
-            f"size {size} K {k}: success {result.success_rate:.3f}, accuracy {result.action_accuracy:.3f}, "
-            f"{minutes:.1f} min",
-            flush=True,
-        )
+    for k in args.ks:
+        _, result, minutes = scored_run(size, {"k": k}, args, args.seed, f"K {k}")
+        success, accuracy = f"{100 * result.success_rate:.1f} %", f"{100 * result.action_accuracy:.1f} %"
+        rows.append([f"{size}x{size}", str(k), success, accuracy, f"{minutes:.1f}"])
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m eval.k_sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="map sizes")
+    parser = budget_parser("python -m eval.k_sweep", __doc__, "results/k_sweep.md")
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 5, 10, 20, 30], help="values of K")
-    parser.add_argument("--maps", type=int, default=2000, help="training maps (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=8, help="BC epochs (default: %(default)s)")
-    parser.add_argument("--episodes", type=int, default=1000, help="held-out maps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
-    parser.add_argument("--out", default="results/k_sweep.md", help="markdown output (default: %(default)s)")
-    args = parser.parse_args(argv)
-    for name in ("maps", "epochs", "episodes"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    args = parse_budget(parser, argv)
     if min(args.ks) < 1:
         parser.error(f"every K must be >= 1, got {args.ks}")
-    command = (
-        f"python -m eval.k_sweep --sizes {' '.join(map(str, args.sizes))} --ks {' '.join(map(str, args.ks))} "
-        f"--maps {args.maps} --epochs {args.epochs} --episodes {args.episodes} --seed {args.seed}"
-    )
-    rows = []
-    try:
-        for size in args.sizes:
-            for k, success, accuracy, minutes in k_sweep(
-                size, args.ks, args.maps, args.epochs, args.episodes, args.seed
-            ):
-                rows.append(
-                    [f"{size}x{size}", str(k), f"{100 * success:.1f} %", f"{100 * accuracy:.1f} %", f"{minutes:.1f}"]
-                )
-    except ValueError as exc:
-        parser.error(str(exc))
-    print(
-        write_table(
-            args.out,
-            "Success rate against K",
-            command,
-            f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs (one torch thread, seed "
-            f"{args.seed}); {args.episodes} held-out maps, paper protocol.",
-            ["size", "K", "success", "action accuracy", "training min"],
-            rows,
-        )
-    )
-    return 0
+    text = f"{budget_text(args)} (one torch thread, seed {args.seed}); {args.episodes} held-out maps, paper protocol."
+    header = ["size", "K", "success", "action accuracy", "training min"]
+    rows = lambda: [row for size in args.sizes for row in k_sweep(size, args)]  # noqa: E731
+    command = command_line("python -m eval.k_sweep", argv)
+    return table_main(parser, rows, args.out, "Success rate against K", command, text, header)
 
 
 if __name__ == "__main__":

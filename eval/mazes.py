@@ -1,4 +1,4 @@
-"""Learned planners on the maze family, in GPPN's table format (issue 15). Writes
+"""Learned planners on the maze family, in GPPN's table format. Writes
 ``results/mazes.md`` and ``results/mazes.png``.
 
     python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 80 8]
@@ -21,7 +21,7 @@ Each run is scored on the same held-out mazes of its size (env seeds from 10^9):
 * success under the VIN paper's protocol (from the env's start, within twice the shortest path),
   and the path ratio of the successful episodes;
 * success against shortest-path length on ``--long-episodes`` 64x64 perfect mazes, the network
-  rebuilt for 64x64 (:func:`agents.policies.resize_policy`) with its trained K.
+  rebuilt for 64x64 (:func:`agents.policies.extractors.resize_policy`) with its trained K.
 
 ``--extra NAME=PATH`` adds an SB3 zip that is not trained here (the shipped fixed-move VIN),
 scored the same way at every size. The page gives mean ± sample standard deviation over seeds,
@@ -33,31 +33,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shlex
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from agents.sweep.runner import RunnerOptions, add_runner_arguments, runner_options
-from eval.results import (
-    cached_result,
-    check_not_dropping,
-    mean_spread,
-    run_settings,
-    save_result,
-    seed_run_dir,
-    train_on_ray,
-)
-from gridworld_env.atomic import atomic_path
+from eval import experiment as ex
+from eval.results import mean_spread
 
 #: Shortest-path buckets (moves) on 64x64 perfect mazes: [lo, hi).
 BUCKETS = ((1, 50), (50, 100), (100, 200), (200, 400), (400, 800))
 
-#: BC settings of every run (fields of :class:`agents.bc.BCConfig`): every free cell of each
+#: BC settings of every run (fields of :class:`agents.training.bc.BCConfig`): every free cell of each
 #: training maze labelled (GPPN trains on every cell too), the tie-aware loss, Adam with cosine decay.
 COMMON: dict[str, Any] = {
     "trajectories_per_map": None,
@@ -93,7 +82,7 @@ GPPN_REPORTED: dict[tuple[int, str], tuple[int, int, float, float]] = {
 
 
 @dataclass
-class MazesConfig:
+class MazesConfig(ex.ExperimentConfig):
     """What :func:`maze_report` trains and scores."""
 
     sizes: list[int] = field(default_factory=lambda: [15, 28])
@@ -106,8 +95,6 @@ class MazesConfig:
     """BC epochs per size in place of :data:`SIZE_SETTINGS`' (the same for every planner)."""
     n_maps: int = 1000
     """Training mazes per run."""
-    episodes: int = 1000
-    """Held-out test mazes per size, the same for every run."""
     long_episodes: int = 200
     """Held-out 64x64 perfect mazes for success against path length."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -116,13 +103,12 @@ class MazesConfig:
     """Where each run trains and leaves its ``result.json``."""
     threads: int = 1
     """Torch CPU threads per run."""
-    device: str = "cpu"
-    """Torch device for training (``cpu``, ``cuda``, ``auto``)."""
+
+    INT_KEYED = ("epochs",)
+    POSITIVE = ("n_maps", "episodes", "long_episodes", "threads")
 
     def __post_init__(self) -> None:
-        from agents.config import check_device, check_positive, check_types
-
-        check_types(self)
+        super().__post_init__()
         bad_sizes = [s for s in self.sizes if s not in SIZE_SETTINGS]
         if bad_sizes or not self.sizes:
             raise ValueError(f"sizes {bad_sizes or self.sizes}: a BC recipe exists for {sorted(SIZE_SETTINGS)}")
@@ -132,50 +118,45 @@ class MazesConfig:
         for size, n in self.epochs.items():
             if n < 1:
                 raise ValueError(f"epochs for size {size} must be >= 1, got {n}")
-        check_positive(self, ("n_maps", "episodes", "long_episodes", "threads"))
-        if not self.seeds or min(self.seeds) < 0:
-            raise ValueError(f"seeds must be non-negative and at least one, got {self.seeds}")
+        ex.check_seeds(self.seeds)
         for name, path in self.extra.items():
             if not os.path.exists(path):
                 raise ValueError(f"--extra {name}: no model at {path}")
-        check_device(self.device)
 
 
 def bc_config(cfg: MazesConfig, size: int, planner: str, seed: int) -> Any:
-    """The :class:`agents.bc.BCConfig` of one run."""
-    from agents.bc import BCConfig
-
+    """The :class:`agents.training.bc.BCConfig` of one run."""
     settings = {**SIZE_SETTINGS[size], **({"epochs": cfg.epochs[size]} if size in cfg.epochs else {})}
-    return BCConfig(
-        env_id=f"VINGridMaze-{size}x{size}-v0",
-        policy=planner,
-        n_maps=cfg.n_maps,
-        seed=seed,
-        threads=cfg.threads,
-        device=cfg.device,
-        **COMMON,
-        **settings,
-        **PLANNER_SETTINGS[planner],
-    )
+    env_id = f"VINGridMaze-{size}x{size}-v0"
+    return ex.bc_run_config(cfg, env_id, planner, seed, **COMMON, **settings, **PLANNER_SETTINGS[planner])
 
 
-def run_dir(cfg: MazesConfig, size: int, planner: str, seed: int) -> str:
-    """The run folder of one (size, planner, seed)."""
-    return seed_run_dir(cfg.runs_dir, size, planner, seed)
+class Mazes(ex.Experiment, name="mazes", config=MazesConfig, names="planners"):
+    """Every (size, planner, seed): BC on mazes, scored by GPPN's figures and the paper's protocol."""
 
+    def training_config(self, run: ex.Run) -> Any:
+        return bc_config(self.cfg, *run)
 
-def _settings(cfg: MazesConfig, size: int, planner: str, seed: int) -> dict[str, Any]:
-    return run_settings(bc_config(cfg, size, planner, seed), episodes=cfg.episodes, long_episodes=cfg.long_episodes)
+    def scoring(self) -> dict[str, Any]:
+        return {"episodes": self.cfg.episodes, "long_episodes": self.cfg.long_episodes}
 
+    def trial_config(self) -> MazesConfig:
+        # Trials only train; the extra models are scored in this process.
+        return dataclasses.replace(self.cfg, runs_dir=os.path.abspath(self.cfg.runs_dir), extra={})
 
-def _result_path(cfg: MazesConfig, size: int, planner: str, seed: int) -> str:
-    return os.path.join(run_dir(cfg, size, planner, seed), "result.json")
+    def train_and_score(self, run: ex.Run, folder: str, resume: bool, progress: bool) -> dict[str, Any]:
+        model, history, minutes = ex.train_bc_run(self.training_config(run), folder, resume, progress)
+        done = score(model.policy, run.size, self.cfg.episodes, progress)
+        done["buckets"] = by_path_length(model.policy, self.cfg.long_episodes, progress)
+        return {**done, "history": history, "train_minutes": minutes}
 
+    def describe(self, run: ex.Run, done: dict[str, Any]) -> str:
+        cells, start = done["cells"], done["test"]["success_rate"]
+        optimal, success = 100 * cells["optimal"], 100 * cells["success"]
+        return f"%Opt {optimal:.1f}, %Suc {success:.1f}, success from the start {100 * start:.1f} %"
 
-def is_cached(cfg: MazesConfig, size: int, planner: str, seed: int) -> bool:
-    """Whether the run left a ``result.json`` with its settings (nothing to train)."""
-    wanted = _settings(cfg, size, planner, seed)
-    return cached_result(_result_path(cfg, size, planner, seed), lambda s: s == wanted, lambda _m: None) is not None
+    def table_key(self, size: int, name: str) -> tuple[str, str]:
+        return NAMES.get(name, name), f"{size}x{size}"
 
 
 def score(policy: Any, size: int, episodes: int, progress: bool = False) -> dict[str, Any]:
@@ -226,53 +207,6 @@ def by_path_length(policy: Any, episodes: int, progress: bool = False) -> list[l
         rate = evaluate_act_fn(policy_act_fn(policy, part), part, progress).success_rate
         rows.append([f"{lo}-{hi - 1}", int(idx.size), rate])
     return rows
-
-
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """One run as a sweep trial (:func:`agents.sweep.runner.run_tasks`): ``job`` holds the config and the run."""
-    values = dict(job["cfg"])
-    values["epochs"] = {int(k): v for k, v in values["epochs"].items()}
-    return run_one(MazesConfig(**values), job["size"], job["planner"], job["seed"])
-
-
-def run_on_ray(cfg: MazesConfig, runner: Any, log: Any = print) -> None:
-    """Train every run without a result as a Ray Tune trial (:func:`eval.results.train_on_ray`)."""
-    # Trials only train; the extra models are scored in this process.
-    cfg = dataclasses.replace(cfg, runs_dir=os.path.abspath(cfg.runs_dir), extra={})
-    todo = [
-        (s, p, seed) for s in cfg.sizes for p in cfg.planners for seed in cfg.seeds if not is_cached(cfg, s, p, seed)
-    ]
-    jobs = [{"cfg": asdict(cfg), "size": s, "planner": p, "seed": seed} for s, p, seed in todo]
-    paths = [_result_path(cfg, *run) for run in todo]
-    train_on_ray("eval.mazes:run_job", jobs, paths, "mazes", cfg.runs_dir, cfg.threads, cfg.device, runner, log)
-
-
-def run_one(
-    cfg: MazesConfig, size: int, planner: str, seed: int, log: Any = print, progress: bool = False
-) -> dict[str, Any]:
-    """Train one (size, planner, seed) by BC and score it, or reuse its ``result.json``."""
-    from agents.bc import train_bc
-
-    folder = run_dir(cfg, size, planner, seed)
-    result_path = _result_path(cfg, size, planner, seed)
-    settings = _settings(cfg, size, planner, seed)
-    cached = cached_result(result_path, lambda stored: stored == settings, log)
-    if cached is not None:
-        return cached
-    resume = os.path.exists(os.path.join(folder, "checkpoint.pt"))
-    t0 = time.perf_counter()
-    model, history = train_bc(bc_config(cfg, size, planner, seed), folder, resume=resume, progress=progress)
-    minutes = (time.perf_counter() - t0) / 60  # of this call: a resumed run's earlier part is not counted
-    done = {"settings": settings, **score(model.policy, size, cfg.episodes, progress)}
-    done["buckets"] = by_path_length(model.policy, cfg.long_episodes, progress)
-    done.update({"history": history, "train_minutes": minutes, "resumed": resume})
-    save_result(result_path, done)
-    cells = done["cells"]
-    log(
-        f"{size}x{size} {planner} seed {seed}: %Opt {100 * cells['optimal']:.1f}, %Suc {100 * cells['success']:.1f}, "
-        f"success from the start {100 * done['test']['success_rate']:.1f} %"
-    )
-    return done
 
 
 def _pm(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -345,7 +279,7 @@ def render(
         "shortest path); path / optimal over its successful episodes. Mean ± sample standard "
         "deviation over the seeds listed; min / run: training wall minutes (one thread, two runs at a time). "
         "The shipped agent knows the env's moves and plans to its "
-        "fixed point (README, Mazes).\n",
+        "fixed point (docs/experiments/mazes.md).\n",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
@@ -393,47 +327,33 @@ def plot(curves: dict[str, list[tuple[str, int, float]]], path: str) -> None:
     plt.close(fig)
 
 
-def maze_report(
-    cfg: MazesConfig,
-    out: str,
-    command: str,
-    log: Any = print,
-    progress: bool = False,
-    overwrite: bool = False,
-    runner: Any = None,
-) -> str:
-    """Train and score every (size, planner, seed) of ``cfg`` and the extra models; write ``out``
-    and the plot beside it (``.png``).
+def maze_report(cfg: MazesConfig, page: ex.Page) -> str:
+    """Train and score every (size, planner, seed) of ``cfg`` and the extra models; write
+    ``page.out`` and the plot beside it (``.png``).
 
-    :param overwrite: replace a page at ``out`` even if it holds rows this one lacks.
-    :param runner: :class:`agents.sweep.runner.RunnerOptions` to train on Ray; ``None``: in this process.
-    :raises ValueError: ``out`` holds rows this page would drop (checked before any training).
+    :raises ValueError: ``page.out`` holds rows this page would drop, unless ``page.overwrite``
+        (checked before any training).
     """
     from agents.zoo import load_model
 
-    planned = [(n, f"{s}x{s}") for n in cfg.extra for s in cfg.sizes]
-    planned += [(NAMES[p], f"{s}x{s}") for s in cfg.sizes for p in cfg.planners]
-    check_not_dropping(out, planned, overwrite, "python -m eval.mazes (finished runs are reused)")
-    if runner is not None:
-        run_on_ray(cfg, runner, log)
-    results = {
-        (s, p): [run_one(cfg, s, p, seed, log, progress) for seed in cfg.seeds] for s in cfg.sizes for p in cfg.planners
-    }
+    experiment = Mazes(cfg)
+    keys = [(s, n) for n in cfg.extra for s in cfg.sizes] + [(r.size, r.name) for r in experiment.runs()]
+    experiment.check_page(page.out, page.overwrite, keys)
+    results, _ = experiment.collect(page.log, page.progress, runner=page.runner)
     extras = {}
     for name, path in cfg.extra.items():
         policy = load_model(path).policy
-        by_size = {s: score(policy, s, cfg.episodes, progress) for s in cfg.sizes}
-        extras[name] = (planner_k_f(policy), by_size, by_path_length(policy, cfg.long_episodes, progress))
-    png = os.path.splitext(out)[0] + ".png"
-    text, curves = render(cfg, results, extras, command, png)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        by_size = {s: score(policy, s, cfg.episodes, page.progress) for s in cfg.sizes}
+        extras[name] = (planner_k_f(policy), by_size, by_path_length(policy, cfg.long_episodes, page.progress))
+    png = os.path.splitext(page.out)[0] + ".png"
+    text, curves = render(cfg, results, extras, page.command, png)
+    os.makedirs(os.path.dirname(os.path.abspath(page.out)), exist_ok=True)
     plot(curves, png)
-    with atomic_path(out) as tmp, open(tmp, "w") as f:
-        f.write(text)
+    ex.write_page(page.out, text)
     return text
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, str, str, bool, bool, RunnerOptions | None]:
+def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, ex.Page]:
     parser = argparse.ArgumentParser(
         prog="python -m eval.mazes", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -445,13 +365,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, str, str, bool,
     parser.add_argument("--episodes", type=int, default=1000, help="test mazes per size (default: %(default)s)")
     parser.add_argument("--long-episodes", type=int, default=200, help="64x64 mazes (default: %(default)s)")
     parser.add_argument("--extra", nargs="*", default=[], help="NAME=PATH of SB3 zips scored, not trained")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
-    parser.add_argument("--runs", default="runs/mazes", help="run folders (default: %(default)s)")
-    parser.add_argument("--out", default="results/mazes.md", help="markdown page (the plot beside it, .png)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an --out page even if it has more rows")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_runner_arguments(parser)
+    ex.add_common_arguments(parser, threads=1)
     args = parser.parse_args(argv)
     extra = {}
     for item in args.extra:
@@ -459,46 +373,34 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, str, str, bool,
         if not sep or not name or not path:
             parser.error(f"--extra takes NAME=PATH, got {item!r}")
         extra[name] = path
-    if args.epochs is None:
-        epochs: dict[int, int] = {}
-    elif len(args.epochs) == 1:
-        epochs = {s: args.epochs[0] for s in args.sizes}
-    elif len(args.epochs) == len(args.sizes):
-        epochs = dict(zip(args.sizes, args.epochs))
-    else:
-        parser.error(f"--epochs takes one value or one per size ({len(args.sizes)}), got {len(args.epochs)}")
     try:
         cfg = MazesConfig(
             sizes=args.sizes,
             planners=args.planners or list(PLANNER_SETTINGS),
             seeds=args.seeds,
-            epochs=epochs,
+            epochs=ex.per_size(parser, args.epochs, args.sizes) or {},
             n_maps=args.maps,
             episodes=args.episodes,
             long_episodes=args.long_episodes,
             extra=extra,
-            runs_dir=args.runs,
+            runs_dir=args.runs or "runs/mazes",
             threads=args.threads,
             device=args.device,
         )
-        runner = runner_options(args, not args.no_progress)
+        page = ex.page_of(args, args.out or "results/mazes.md", "python -m eval.mazes", argv)
     except ValueError as exc:
         parser.error(str(exc))
-    command = "python -m eval.mazes " + shlex.join(argv if argv is not None else sys.argv[1:])
-    return cfg, args.out, command.strip(), not args.no_progress, args.overwrite, runner
+    return cfg, page
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, command, progress, overwrite, runner = parse_args(argv)
-    try:
-        maze_report(
-            cfg, out, command, log=lambda m: print(m, flush=True), progress=progress, overwrite=overwrite, runner=runner
-        )
-    except (ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} and {os.path.splitext(out)[0]}.png")
-    return 0
+    cfg, page = parse_args(argv)
+
+    def job() -> str:
+        maze_report(cfg, page)
+        return f"wrote {page.out} and {os.path.splitext(page.out)[0]}.png"
+
+    return ex.run_main(job)
 
 
 if __name__ == "__main__":

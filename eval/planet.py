@@ -21,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from eval.experiment import check_at_least
+
 
 def open_loop_report(model_path: str, maps: int, frames: int, context: int, gif: str | None = None) -> dict[str, Any]:
     """The open-loop check of the agent at ``model_path`` on ``maps`` test maps (and the GIF)."""
@@ -63,10 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--context", type=int, default=1, help="frames the model sees (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing GIF")
     args = parser.parse_args(argv)
-    if args.maps < 1:
-        parser.error(f"--maps must be >= 1, got {args.maps}")
-    if args.frames < 2:
-        parser.error(f"--frames must be >= 2, got {args.frames}")
+    check_at_least(parser, args, {"maps": 1, "frames": 2})
     if not 1 <= args.context < args.frames:
         parser.error(f"--context must be in [1, --frames), got {args.context}")
     if not os.path.isfile(args.model):

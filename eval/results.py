@@ -1,9 +1,8 @@
 """The markdown tables the ``eval`` experiment scripts write into ``results/``, and the summary
-figures in them (what the scripts train is in :mod:`eval.training`)."""
+figures in them (their runs are in :mod:`eval.experiment`)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +18,30 @@ def mean_spread(values: Sequence[float]) -> tuple[float, float]:
     return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
 
 
+def table_lines(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A markdown table: the header, the rule, then a line per row."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def pm(figures: tuple[float, float], digits: int = 1) -> str:
+    """``mean ± spread`` (as :func:`mean_spread` gives them) to ``digits`` decimals."""
+    return f"{figures[0]:.{digits}f} ± {figures[1]:.{digits}f}"
+
+
+def bracketed(value: float | None, digits: int = 1) -> str:
+    """`` (value)`` (a reference figure beside ours), or nothing."""
+    return "" if value is None else f" ({value:.{digits}f})"
+
+
+def grid_rows(
+    summary: dict[tuple[int, str], Any], sizes: Iterable[int], names: Iterable[str], row: Callable[..., list[str]]
+) -> list[list[str]]:
+    """``row(size, name, summary[size, name])`` for every (size, name) in ``summary``, sizes first."""
+    names = list(names)
+    return [row(size, name, summary[(size, name)]) for size in sizes for name in names if (size, name) in summary]
+
+
 def write_table(
     path: str,
     title: str,
@@ -30,14 +53,7 @@ def write_table(
 ) -> str:
     """Write a markdown page (title, the command that made it, a description, one table, then
     ``extra`` markdown) and return it."""
-    lines = [
-        f"# {title}\n",
-        f"Command: `{command}`\n",
-        f"{description}\n",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines = [f"# {title}\n", f"Command: `{command}`\n", f"{description}\n", *table_lines(header, rows)]
     text = "\n".join(lines) + "\n" + (f"\n{extra}" if extra else "")
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write(text)
@@ -92,67 +108,20 @@ def check_not_dropping(path: str, keys: Iterable[tuple[str, str]], overwrite: bo
         )
 
 
-def seed_run_dir(runs_dir: str, size: int, name: str, seed: int) -> str:
-    """A table's run folder of one (size, model, seed): ``<runs_dir>/<size>/<name>/seed<seed>``."""
-    return os.path.join(runs_dir, str(size), name, f"seed{seed}")
-
-
-def run_settings(config: Any, **scoring: Any) -> dict[str, Any]:
-    """What a run's ``result.json`` must have been made with to be reused: the training config
-    (a dataclass) without where it ran (threads, device), and the scoring settings."""
-    from dataclasses import asdict
-
-    return {**asdict(config), "device": "any", "threads": "any", **scoring}
-
-
-def cached_result(path: str, matches: Callable[[dict[str, Any]], bool], log: Any = print) -> dict[str, Any] | None:
-    """The ``result.json`` of a finished run at ``path`` if ``matches`` accepts its settings, else ``None``.
-
-    A file damaged outside us (not JSON) is reported through ``log`` and treated as missing, so the
-    run is evaluated again; one written with other settings is not reused.
-    """
+def table_main(
+    parser: Any,
+    rows_of: Callable[[], Sequence[Sequence[str]]],
+    out: str,
+    title: str,
+    command: str,
+    description: str,
+    header: Sequence[str],
+) -> int:
+    """The end of a one-table script's ``main``: compute the rows (a ``ValueError`` becomes the
+    parser's error), write the page with :func:`write_table`, print it, return 0."""
     try:
-        with open(path) as f:
-            done = json.load(f)
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        log(f"{path} is unreadable ({exc}); evaluating that run again")
-        return None
-    if isinstance(done, dict) and isinstance(done.get("settings"), dict) and matches(done["settings"]):
-        return done
-    return None
-
-
-def save_result(path: str, done: dict[str, Any]) -> None:
-    """Write a run's ``result.json`` atomically (a crash leaves the old file or none, never half)."""
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(done, f, indent=1)
-
-
-def train_on_ray(
-    task: str,
-    jobs: list[dict[str, Any]],
-    result_paths: list[str],
-    name: str,
-    runs_dir: str,
-    threads: int,
-    device: str,
-    runner: Any,
-    log: Any = print,
-) -> None:
-    """Train a table's runs as Ray Tune trials (:func:`agents.sweep.runner.run_tasks`), one per job.
-
-    Each result is also written at its path in ``result_paths`` on this machine when the trial did
-    not (a cluster without a shared folder trains elsewhere), so the table is assembled from the
-    same run folders as after a serial call.
-    """
-    from agents.sweep.runner import run_tasks
-
-    if jobs:
-        log(f"{len(jobs)} runs to train on Ray ({threads} CPUs each)")
-    gpus = 1 if device == "cuda" else 0
-    results = run_tasks(task, jobs, name, os.path.join(runs_dir, "_tune"), threads, gpus, runner)
-    for path, done in zip(result_paths, results):
-        if not os.path.exists(path):
-            save_result(path, done)
+        rows = rows_of()
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(write_table(out, title, command, description, header, rows))
+    return 0

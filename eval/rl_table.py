@@ -28,20 +28,12 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from agents.sweep.runner import RunnerOptions, add_runner_arguments, runner_options
-from eval.results import (
-    cached_result,
-    check_not_dropping,
-    mean_spread,
-    run_settings,
-    save_result,
-    seed_run_dir,
-    train_on_ray,
-)
+from eval import experiment as ex
+from eval.results import bracketed, grid_rows, mean_spread, pm, table_lines
 from gridworld_env.atomic import atomic_path
 
 NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
@@ -56,7 +48,7 @@ PAPER_SUPERVISED: dict[str, dict[int, float]] = {
 
 
 @dataclass
-class RLTableConfig:
+class RLTableConfig(ex.ExperimentConfig):
     """What :func:`rl_table` trains and evaluates."""
 
     sizes: list[int] = field(default_factory=lambda: [8, 16, 28])
@@ -69,31 +61,21 @@ class RLTableConfig:
     """``key=value`` PPO settings applied to every run on top of the YAML (``--quick`` shortens runs)."""
     config_path: str | None = None
     """PPO settings file (default: ``hyperparams/ppo.yml``)."""
-    episodes: int = 1000
-    """Held-out test maps (env seeds from 10^9), the same for every run."""
     runs_dir: str = "runs/rl_table"
     """Where each run trains and leaves its ``result.json``."""
-    threads: int = 2
-    """Torch CPU threads."""
-    device: str = "cpu"
-    """Torch device for training (``cpu``, ``cuda``, ``auto``)."""
+
+    INT_KEYED = ("seeds",)
 
     def __post_init__(self) -> None:
-        from agents.config import check_device, check_positive, check_types
         from gridworld_env import env_size
 
-        check_types(self)
+        super().__post_init__()
         for size in self.sizes:
             env_size(f"VINGrid-{size}x{size}-v0")  # ValueError for an unregistered size
-            if not self.seeds_for(size) or min(self.seeds_for(size)) < 0:
-                raise ValueError(
-                    f"seeds for size {size} must be non-negative and at least one, got {self.seeds_for(size)}"
-                )
+            ex.check_seeds(self.seeds_for(size), f"seeds for size {size}")
         bad = [p for p in self.policies if p not in NAMES]
         if bad:
             raise ValueError(f"unknown policies {bad}: choose from {sorted(NAMES)}")
-        check_positive(self, ("episodes", "threads"))
-        check_device(self.device)
 
     def seeds_for(self, size: int) -> list[int]:
         return self.seeds.get(size, [0])
@@ -104,109 +86,61 @@ FULLER = "python -m eval.rl_table --only-cached"
 
 
 def ppo_config(cfg: RLTableConfig, size: int, policy: str, seed: int) -> Any:
-    """The :class:`agents.ppo.PPOConfig` of one run: the YAML section, the policy, the seed."""
-    from agents.config import PPO_CONFIG, load_ppo_config
+    """The :class:`agents.training.ppo.PPOConfig` of one run: the YAML section, the policy, the seed."""
+    from agents.training.config import PPO_CONFIG
+    from agents.training.ppo import load_ppo_config
 
     overrides = [*cfg.overrides, f"seed={seed}", f"threads={cfg.threads}", f"device={cfg.device}"]
     return load_ppo_config(f"VINGrid-{size}x{size}-v0", cfg.config_path or PPO_CONFIG, {"policy": policy}, overrides)
 
 
-def _finished(checkpoint: str, total_timesteps: int) -> bool:
-    """Whether the PPO checkpoint has trained ``total_timesteps`` (it then needs evaluating only)."""
-    from agents.ppo import load_ppo_checkpoint
+class RLTable(ex.Experiment, name="rl_table", config=RLTableConfig, names="policies"):
+    """Every (size, policy, seed): PPO from reward alone, scored on the held-out maps."""
 
-    return int(load_ppo_checkpoint(checkpoint)["num_timesteps"]) >= total_timesteps
+    fuller = FULLER  # type: ignore[assignment]
 
+    def training_config(self, run: ex.Run) -> Any:
+        return ppo_config(self.cfg, *run)
 
-def run_dir(cfg: RLTableConfig, size: int, policy: str, seed: int) -> str:
-    """The run folder of one (size, policy, seed)."""
-    return seed_run_dir(cfg.runs_dir, size, policy, seed)
+    def matches(self, run: ex.Run) -> Callable[[dict[str, Any]], bool]:
+        from agents.training.ppo import effective_settings, with_defaults
 
+        wanted = effective_settings(self.settings(run))
+        return lambda stored: effective_settings(with_defaults(stored)) == wanted
 
-def _settings(cfg: RLTableConfig, size: int, policy: str, seed: int) -> dict[str, Any]:
-    return run_settings(ppo_config(cfg, size, policy, seed), episodes=cfg.episodes)
+    def finished_training(self, run: ex.Run, checkpoint: str) -> bool:
+        from agents.training.ppo import load_ppo_checkpoint
 
+        total = self.training_config(run).total_timesteps
+        return int(load_ppo_checkpoint(checkpoint)["num_timesteps"]) >= total
 
-def _matches(cfg: RLTableConfig, size: int, policy: str, seed: int) -> Any:
-    from agents.ppo import effective_settings, with_defaults
+    def trial_config(self) -> RLTableConfig:
+        absolute = None if self.cfg.config_path is None else os.path.abspath(self.cfg.config_path)
+        return dataclasses.replace(self.cfg, runs_dir=os.path.abspath(self.cfg.runs_dir), config_path=absolute)
 
-    wanted = effective_settings(_settings(cfg, size, policy, seed))
-    return lambda stored: effective_settings(with_defaults(stored)) == wanted
+    def train_and_score(self, run: ex.Run, folder: str, resume: bool, progress: bool) -> dict[str, Any]:
+        from agents.evaluation import evaluate_policy_on_maps
+        from agents.training.ppo import load_ppo_checkpoint, train_ppo
 
+        model, history = train_ppo(self.training_config(run), folder, resume=resume, progress=progress)
+        seconds = load_ppo_checkpoint(os.path.join(folder, "checkpoint.pt"))["extra"].get("train_seconds")
+        minutes = None if seconds is None else seconds / 60  # every session of the run, not this call alone
+        test = evaluate_policy_on_maps(model.policy, run.size, self.cfg.episodes, progress=progress)
+        return {
+            "test": test.as_dict(),
+            "history": history,
+            "train_minutes": minutes,
+            "timesteps": int(model.num_timesteps),
+        }
 
-def is_cached(cfg: RLTableConfig, size: int, policy: str, seed: int) -> bool:
-    """Whether the run left a ``result.json`` with its settings (nothing to train)."""
-    path = os.path.join(run_dir(cfg, size, policy, seed), "result.json")
-    return cached_result(path, _matches(cfg, size, policy, seed), lambda _m: None) is not None
+    def describe(self, run: ex.Run, done: dict[str, Any]) -> str:
+        minutes = done["train_minutes"]
+        return f"success {100 * done['test']['success_rate']:.1f} %, {done['timesteps']:,} env steps, " + (
+            "training time not recorded" if minutes is None else f"{minutes:.1f} min of training"
+        )
 
-
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """One run as a sweep trial (:func:`agents.sweep.runner.run_tasks`): ``job`` holds the config and the run."""
-    values = dict(job["cfg"])
-    values["seeds"] = {int(k): v for k, v in values["seeds"].items()}
-    done = run_one(RLTableConfig(**values), job["size"], job["policy"], job["seed"])
-    assert done is not None, "run_one trains when only_cached is off"
-    return done
-
-
-def run_on_ray(cfg: RLTableConfig, runner: Any, log: Any = print) -> None:
-    """Train every run without a result as a Ray Tune trial (:func:`eval.results.train_on_ray`)."""
-    absolute = None if cfg.config_path is None else os.path.abspath(cfg.config_path)
-    cfg = dataclasses.replace(cfg, runs_dir=os.path.abspath(cfg.runs_dir), config_path=absolute)
-    runs = [(s, p, seed) for s in cfg.sizes for seed in cfg.seeds_for(s) for p in cfg.policies]
-    todo = [run for run in runs if not is_cached(cfg, *run)]
-    jobs = [{"cfg": asdict(cfg), "size": s, "policy": p, "seed": seed} for s, p, seed in todo]
-    paths = [os.path.join(run_dir(cfg, *run), "result.json") for run in todo]
-    train_on_ray("eval.rl_table:run_job", jobs, paths, "rl_table", cfg.runs_dir, cfg.threads, cfg.device, runner, log)
-
-
-def run_one(
-    cfg: RLTableConfig,
-    size: int,
-    policy: str,
-    seed: int,
-    log: Any = print,
-    progress: bool = False,
-    only_cached: bool = False,
-) -> dict[str, Any] | None:
-    """Train one (size, policy, seed) with PPO and evaluate it, or reuse its ``result.json``.
-
-    :param progress: progress bars for the training and the evaluation.
-    :param only_cached: return ``None`` instead of training a run that has no result yet (a run
-        that finished training is still evaluated).
-    """
-    from agents.evaluation import evaluate_policy_on_maps
-    from agents.ppo import load_ppo_checkpoint, train_ppo
-
-    ppo = ppo_config(cfg, size, policy, seed)
-    folder = run_dir(cfg, size, policy, seed)
-    result_path = os.path.join(folder, "result.json")
-    settings = _settings(cfg, size, policy, seed)
-    cached = cached_result(result_path, _matches(cfg, size, policy, seed), log)
-    if cached is not None:
-        return cached
-    resume = os.path.exists(os.path.join(folder, "checkpoint.pt"))
-    if only_cached and not (resume and _finished(os.path.join(folder, "checkpoint.pt"), ppo.total_timesteps)):
-        return None
-    model, history = train_ppo(ppo, folder, resume=resume, progress=progress)
-    seconds = load_ppo_checkpoint(os.path.join(folder, "checkpoint.pt"))["extra"].get("train_seconds")
-    minutes = None if seconds is None else seconds / 60  # every session of the run, not this call alone
-    test = evaluate_policy_on_maps(model.policy, size, cfg.episodes, progress=progress)
-    done = {
-        "settings": settings,
-        "test": test.as_dict(),
-        "history": history,
-        "train_minutes": minutes,
-        "timesteps": int(model.num_timesteps),
-        "resumed": resume,
-    }
-    save_result(result_path, done)
-    log(
-        f"{size}x{size} {policy} seed {seed}: success {100 * test.success_rate:.1f} %, "
-        f"{model.num_timesteps:,} env steps, "
-        + ("training time not recorded" if minutes is None else f"{minutes:.1f} min of training")
-    )
-    return done
+    def table_key(self, size: int, name: str) -> tuple[str, str]:
+        return f"{size}x{size}", NAMES[name]
 
 
 def summarise(results: dict[tuple[int, str], list[dict[str, Any]]]) -> dict[tuple[int, str], dict[str, Any]]:
@@ -266,36 +200,23 @@ def render(
             if missing
             else []
         ),
-        "| size | policy | seeds | success % (paper, supervised) | action accuracy % | extra moves "
-        "| env steps / run | train min / run |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for size in sizes:
-        for policy in policies:
-            s = summary.get((size, policy))
-            if s is None:
-                continue
-            paper = PAPER_SUPERVISED.get(policy, {}).get(size)
-            ps = f" ({paper:.1f})" if paper is not None else ""
-            extra = "n/a" if math.isnan(s["extra"][0]) else f"{s['extra'][0]:.3f} ± {s['extra'][1]:.3f}"
-            lines.append(
-                f"| {size}x{size} | {NAMES[policy]} | {','.join(map(str, s['seeds']))} | "
-                f"{s['success'][0]:.1f} ± {s['success'][1]:.1f}{ps} | "
-                f"{s['accuracy'][0]:.1f} ± {s['accuracy'][1]:.1f} | "
-                f"{extra} | {s['timesteps']:,} | {minutes_cell(s['minutes'])} |"
-            )
-    lines += [
-        "",
-        "## Validation success during training (200 validation maps, paper protocol, mean over seeds, %)\n",
-        "| size | policy | env steps: success |",
-        "|---|---|---|",
-    ]
-    for size in sizes:
-        for policy in policies:
-            s = summary.get((size, policy))
-            if s is not None:
-                points = " / ".join(f"{t // 1000}k: {c:.1f}" for t, c in zip(s["steps"], s["curve_mean"]))
-                lines.append(f"| {size}x{size} | {NAMES[policy]} | {points} |")
+
+    def row(size: int, policy: str, s: dict[str, Any]) -> list[str]:
+        extra = "n/a" if math.isnan(s["extra"][0]) else pm(s["extra"], 3)
+        cells = [f"{size}x{size}", NAMES[policy], ",".join(map(str, s["seeds"]))]
+        cells += [pm(s["success"]) + bracketed(PAPER_SUPERVISED.get(policy, {}).get(size)), pm(s["accuracy"])]
+        return cells + [extra, f"{s['timesteps']:,}", minutes_cell(s["minutes"])]
+
+    header = ["size", "policy", "seeds", "success % (paper, supervised)", "action accuracy %", "extra moves"]
+    lines += table_lines([*header, "env steps / run", "train min / run"], grid_rows(summary, sizes, policies, row))
+    lines += ["", "## Validation success during training (200 validation maps, paper protocol, mean over seeds, %)\n"]
+
+    def points(size: int, policy: str, s: dict[str, Any]) -> list[str]:
+        curve = " / ".join(f"{t // 1000}k: {c:.1f}" for t, c in zip(s["steps"], s["curve_mean"]))
+        return [f"{size}x{size}", NAMES[policy], curve]
+
+    lines += table_lines(["size", "policy", "env steps: success"], grid_rows(summary, sizes, policies, points))
     return "\n".join(lines) + "\n"
 
 
@@ -329,53 +250,28 @@ def plot_curves(summary: dict[tuple[int, str], dict[str, Any]], png: str) -> Non
     plt.close(fig)
 
 
-def rl_table(
-    cfg: RLTableConfig,
-    out: str,
-    curves: str,
-    command: str,
-    log: Any = print,
-    progress: bool = False,
-    only_cached: bool = False,
-    overwrite: bool = False,
-    runner: Any = None,
-) -> str:
+def rl_table(cfg: RLTableConfig, page: ex.Page, curves: str, only_cached: bool = False) -> str:
     """Train and evaluate every (size, policy, seed) of ``cfg``; write the table and the curves.
 
     :param only_cached: build them from the finished runs alone and name the others.
-    :param overwrite: replace a table at ``out`` even if it holds rows this one lacks.
-    :param runner: :class:`agents.sweep.runner.RunnerOptions`: train the runs as Ray Tune trials
-        (local cores or a cluster); ``None``: one after another in this process.
-    :raises ValueError: ``out`` holds rows this table would drop (checked before any training).
+    :raises ValueError: ``page.out`` holds rows this table would drop, unless ``page.overwrite``
+        (checked before any training).
     """
-    planned = [(f"{s}x{s}", NAMES[p]) for s in cfg.sizes for p in cfg.policies]
-    check_not_dropping(out, planned, overwrite, FULLER)
-    if runner is not None and not only_cached:
-        run_on_ray(cfg, runner, log)
-    results: dict[tuple[int, str], list[dict[str, Any]]] = {}
-    missing = []
-    for size in cfg.sizes:
-        for seed in cfg.seeds_for(size):
-            for policy in cfg.policies:
-                done = run_one(cfg, size, policy, seed, log, progress, only_cached)
-                if done is None:
-                    missing.append(f"{size}x{size} {NAMES[policy]} seed {seed}")
-                else:
-                    results.setdefault((size, policy), []).append(done)
+    experiment = RLTable(cfg)
+    experiment.check_page(page.out, page.overwrite)
+    results, missing = experiment.collect(page.log, page.progress, only_cached, page.runner)
     if not results:
         raise ValueError("no finished run to tabulate: run without --only-cached first")
-    check_not_dropping(out, [(f"{s}x{s}", NAMES[p]) for s, p in results], overwrite, FULLER)
+    experiment.check_page(page.out, page.overwrite, list(results))
     summary = summarise(results)
-    text = render(summary, command, cfg.episodes, curves, missing)
-    with atomic_path(out) as tmp, open(tmp, "w") as f:
-        f.write(text)
+    left_out = [f"{r.size}x{r.size} {NAMES[r.name]} seed {r.seed}" for r in missing]
+    text = render(summary, page.command, cfg.episodes, curves, left_out)
+    ex.write_page(page.out, text)
     plot_curves(summary, curves)
     return text
 
 
-def parse_args(
-    argv: Sequence[str] | None,
-) -> tuple[RLTableConfig, str, str, str, bool, bool, bool, RunnerOptions | None]:
+def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str, bool]:
     parser = argparse.ArgumentParser(
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -384,20 +280,13 @@ def parse_args(
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds below 28x28 (default: 0 1 2)")
     parser.add_argument("--seeds-28", type=int, nargs="+", help="training seeds at 28x28 (default: 0)")
     parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
     parser.add_argument("--config", help="PPO settings file (default: hyperparams/ppo.yml)")
-    parser.add_argument("--runs", help="run folder (default: runs/rl_table, --quick: runs/rl_table_quick)")
-    parser.add_argument("--out", help="markdown output (default: results/rl_table.md, --quick: runs/rl_table_quick.md)")
     parser.add_argument("--curves", help="curves (default: results/rl_curves.png, --quick: runs/rl_curves_quick.png)")
-    parser.add_argument("--quick", action="store_true", help="8x8, 30,000 env steps, one seed: a pipeline check")
     parser.add_argument(
         "--only-cached", action="store_true", help="tabulate the finished runs only and name the missing ones"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--overwrite", action="store_true", help="replace an --out table even if it has more rows")
     parser.add_argument("overrides", nargs="*", help="key=value PPO settings for every run")
-    add_runner_arguments(parser)
+    ex.add_common_arguments(parser, quick="8x8, 30,000 env steps, one seed: a pipeline check")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ([8] if quick else [8, 16, 28])
@@ -419,25 +308,17 @@ def parse_args(
         for size in cfg.sizes:  # every setting checked before any training
             for policy in cfg.policies:
                 ppo_config(cfg, size, policy, 0)
-        runner = runner_options(args, not args.no_progress)
+        out = args.out or ("runs/rl_table_quick.md" if quick else "results/rl_table.md")
+        page = ex.page_of(args, out, "python -m eval.rl_table", argv)
     except (ValueError, TypeError, OSError) as exc:
         parser.error(str(exc))
-    out = args.out or ("runs/rl_table_quick.md" if quick else "results/rl_table.md")
     curves = args.curves or ("runs/rl_curves_quick.png" if quick else "results/rl_curves.png")
-    command = "python -m eval.rl_table " + " ".join(argv if argv is not None else sys.argv[1:])
-    return cfg, out, curves, command.strip(), not args.no_progress, args.only_cached, args.overwrite, runner
+    return cfg, page, curves, args.only_cached
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cfg, out, curves, command, progress, only_cached, overwrite, runner = parse_args(argv)
-    log = lambda m: print(m, flush=True)  # noqa: E731
-    try:
-        text = rl_table(cfg, out, curves, command, log, progress, only_cached, overwrite, runner)
-    except (ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(text)
-    return 0
+    cfg, page, curves, only_cached = parse_args(argv)
+    return ex.run_main(lambda: rl_table(cfg, page, curves, only_cached))
 
 
 if __name__ == "__main__":

@@ -16,98 +16,53 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from eval.results import mean_spread, write_table
-from eval.training import train_and_score
+from eval.experiment import command_line
+from eval.results import mean_spread, pm, table_main
+from eval.training import budget_parser, budget_text, parse_budget, scored_run
 
 
-def tied_vs_untied(
-    size: int, seeds: Sequence[int], n_maps: int, epochs: int, episodes: int, threads: int = 2
-) -> dict[bool, list[tuple[float, float, float, int]]]:
-    """For tied and untied: (success, action accuracy, training minutes, VI parameters) per seed."""
+def tied_vs_untied(size: int, args: argparse.Namespace) -> list[list[str]]:
+    """A row for tied and one for untied weights at one size: VI parameters, success (mean ±
+    spread over ``args.seeds``, then each seed's), action accuracy, training minutes."""
     from agents.policies import vin_of
 
     out: dict[bool, list[tuple[float, float, float, int]]] = {True: [], False: []}
-    for seed in seeds:
+    for seed in args.seeds:
         for tied in (True, False):
-            model, result, minutes = train_and_score(
-                size,
-                [f"tied={tied}", f"n_maps={n_maps}", f"epochs={epochs}", f"seed={seed}", f"threads={threads}"],
-                episodes,
+            model, result, minutes = scored_run(
+                size, {"tied": tied}, args, seed, f"seed {seed} {'tied' if tied else 'untied'}"
             )
             vin, _ = vin_of(model.policy)
             vi_params = sum(p.numel() for name, p in vin.named_parameters() if name.startswith(("q_from", "untied")))
             out[tied].append((result.success_rate, result.action_accuracy, minutes, vi_params))
-            print(
-                f"size {size} seed {seed} {'tied' if tied else 'untied'}: success {result.success_rate:.3f}, "
-                f"accuracy {result.action_accuracy:.3f}, {minutes:.1f} min",
-                flush=True,
-            )
-    return out
+    rows = []
+    for tied, runs in out.items():
+        success = mean_spread([100 * r[0] for r in runs])
+        per_seed = " / ".join(f"{100 * r[0]:.1f}" for r in runs)
+        accuracy = mean_spread([100 * r[1] for r in runs])
+        minutes = f"{sum(r[2] for r in runs) / len(runs):.1f}"
+        kind = "tied" if tied else "untied"
+        rows.append([f"{size}x{size}", kind, f"{runs[0][3]:,}", pm(success), per_seed, pm(accuracy), minutes])
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m eval.untied", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="map sizes")
+    parser = budget_parser("python -m eval.untied", __doc__, "results/untied.md", threads=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
-    parser.add_argument("--maps", type=int, default=2000, help="training maps (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=8, help="BC epochs (default: %(default)s)")
-    parser.add_argument("--episodes", type=int, default=1000, help="held-out maps (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
-    parser.add_argument("--out", default="results/untied.md", help="markdown output (default: %(default)s)")
-    args = parser.parse_args(argv)
-    for name in ("maps", "epochs", "episodes", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    args = parse_budget(parser, argv)
     if min(args.seeds) < 0:
         parser.error(f"seeds must be >= 0, got {args.seeds}")
-    command = (
-        f"python -m eval.untied --sizes {' '.join(map(str, args.sizes))} --seeds "
-        f"{' '.join(map(str, args.seeds))} --maps {args.maps} --epochs {args.epochs} --episodes {args.episodes}"
+    command = command_line("python -m eval.untied", argv)
+    description = (
+        f"{budget_text(args)}, seeds {', '.join(map(str, args.seeds))}; {args.episodes} held-out maps, paper "
+        "protocol. Success and accuracy: mean ± sample standard deviation over seeds, then each seed's success."
     )
-    rows = []
-    try:
-        for size in args.sizes:
-            for tied, runs in tied_vs_untied(
-                size, args.seeds, args.maps, args.epochs, args.episodes, args.threads
-            ).items():
-                success = mean_spread([100 * r[0] for r in runs])
-                accuracy = mean_spread([100 * r[1] for r in runs])
-                rows.append(
-                    [
-                        f"{size}x{size}",
-                        "tied" if tied else "untied",
-                        f"{runs[0][3]:,}",
-                        f"{success[0]:.1f} ± {success[1]:.1f}",
-                        " / ".join(f"{100 * r[0]:.1f}" for r in runs),
-                        f"{accuracy[0]:.1f} ± {accuracy[1]:.1f}",
-                        f"{sum(r[2] for r in runs) / len(runs):.1f}",
-                    ]
-                )
-    except ValueError as exc:
-        parser.error(str(exc))
-    print(
-        write_table(
-            args.out,
-            "Tied against untied value-iteration weights",
-            command,
-            f"BC with `hyperparams/bc.yml` on {args.maps} maps for {args.epochs} epochs, seeds "
-            f"{', '.join(map(str, args.seeds))}; {args.episodes} held-out maps, paper protocol. Success and "
-            "accuracy: mean ± sample standard deviation over seeds, then each seed's success.",
-            [
-                "size",
-                "VI weights",
-                "VI parameters",
-                "success %",
-                "success per seed",
-                "action accuracy %",
-                "training min / run",
-            ],
-            rows,
-        )
+    header = ["size", "VI weights", "VI parameters", "success %", "success per seed", "action accuracy %"]
+    header.append("training min / run")
+    rows = lambda: [row for size in args.sizes for row in tied_vs_untied(size, args)]  # noqa: E731
+    return table_main(
+        parser, rows, args.out, "Tied against untied value-iteration weights", command, description, header
     )
-    return 0
 
 
 if __name__ == "__main__":

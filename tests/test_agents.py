@@ -7,10 +7,10 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
-from agents.bc import BCConfig, load_checkpoint, train_bc
 from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
+from agents.planners import VIN
 from agents.policies import MaskableVINPolicy, VINExtractor, VINPolicy, group_maps
-from agents.vin import VIN
+from agents.training.bc import BCConfig, load_checkpoint, train_bc
 from gridworld_env.core import ACTIONS
 from gridworld_env.vector import VINGridVecEnv
 
@@ -256,7 +256,7 @@ def test_plan_cache_is_exact_and_follows_weight_updates():
 
 
 def test_map_grouped_minibatch_order_keeps_episodes_whole():
-    from agents.ppo import map_grouped_order
+    from agents.training.ppo import map_grouped_order
 
     starts = np.zeros((6, 2))
     starts[[0, 3], 0] = 1  # env 0: episodes of steps 0-2 and 3-5
@@ -388,7 +388,7 @@ def test_untied_vin_trains_every_iteration_kernel():
 
 
 def test_cnn_channels_last_is_the_same_function_and_its_gradients():
-    from agents.baselines import CNNExtractor
+    from agents.policies.baselines import CNNExtractor
 
     space = VINGridVecEnv(2, size=16).observation_space
     first, last = CNNExtractor(space, channels_last=False), CNNExtractor(space, channels_last=True)

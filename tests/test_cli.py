@@ -123,7 +123,7 @@ def test_ppo_from_bc_end_to_end(tmp_path):
         "eval_episodes=4",
     )
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    from agents.ppo import load_ppo_checkpoint
+    from agents.training.ppo import load_ppo_checkpoint
 
     state = load_ppo_checkpoint(str(tmp_path / "ppo" / "checkpoint.pt"))
     assert state["num_timesteps"] == 128 and state["config"]["masked"] and state["config"]["curriculum"]

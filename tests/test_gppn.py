@@ -1,4 +1,4 @@
-"""The GPPN module (``agents.gppn``), its SB3 policies and behaviour cloning on mazes."""
+"""The GPPN module (``agents.planners.gppn``), its SB3 policies and behaviour cloning on mazes."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,9 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
-from agents.bc import BCConfig, train_bc
-from agents.gppn import GPPN, GPPNExtractor, GPPNPolicy, MaskableGPPNPolicy
+from agents.planners import GPPN
+from agents.policies import GPPNExtractor, GPPNPolicy, MaskableGPPNPolicy
+from agents.training.bc import BCConfig, train_bc
 from gridworld_env import env_spec
 from gridworld_env.expert import make_dataset
 from gridworld_env.vector import VINGridVecEnv
@@ -94,7 +95,7 @@ def _constant_cost_vin(k):
     """A VIN whose reward is -1 on every cell, with the goal terminal: its values converge to
     minus the number of moves to the goal or off the map (outside, reward and value are the zero
     padding; walls cost a move like any cell, as published)."""
-    from agents.vin import VIN
+    from agents.planners import VIN
 
     vin = VIN(2, k=k, ch_h=4, ch_q=8, terminal_goal=True)
     with torch.no_grad():
@@ -105,7 +106,7 @@ def _constant_cost_vin(k):
 
 
 def test_value_iteration_runs_to_its_fixed_point_at_inference():
-    from agents.vin import set_inference_planning
+    from agents.planners import set_inference_planning
 
     vin = _constant_cost_vin(5)
     image = torch.zeros(1, 2, 15, 15)
@@ -122,7 +123,7 @@ def test_value_iteration_runs_to_its_fixed_point_at_inference():
     assert torch.equal(vin.plan(image), short)  # with gradients (training) the trained K stands
     with pytest.raises(ValueError, match="k must be"):
         set_inference_planning(policy, k=0)
-    from agents.vin import VIN
+    from agents.planners import VIN
 
     with pytest.raises(ValueError, match="untied"):
         set_inference_planning(torch.nn.Sequential(VIN(2, k=3, tied=False)), k=5)
@@ -131,7 +132,7 @@ def test_value_iteration_runs_to_its_fixed_point_at_inference():
 
 
 def test_a_gppn_plans_with_other_iterations_at_inference_and_the_cache_follows():
-    from agents.vin import set_inference_planning
+    from agents.planners import set_inference_planning
 
     env = VINGridVecEnv(2, size=15, seed=1, spec=env_spec("VINGridMaze-15x15-v0"))
     obs = env.reset()

@@ -129,7 +129,7 @@ def test_the_expert_data_set_of_a_maze_env_is_labelled_on_its_mazes(tmp_path):
     env = gym.make("VINGridMaze-15x15-v0").unwrapped
     env.reset(seed=4)
     assert np.array_equal(data.obstacles[4], env.obstacles)
-    from agents.bc import BCConfig, training_data
+    from agents.training.bc import BCConfig, training_data
 
     make_dataset(28, 5, 1, spec=env_spec("VINGridMaze-28x28-v0")).save(str(tmp_path / "maze28.npz"))
     with pytest.raises(ValueError, match="holds maze maps"):  # a maze data set for a random-obstacle env

@@ -5,8 +5,8 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
-from agents.bc import BCConfig, train_bc
-from agents.ppo import PPOConfig, build_ppo, curriculum_distance, init_policy, load_ppo_checkpoint, train_ppo
+from agents.training.bc import BCConfig, train_bc
+from agents.training.ppo import PPOConfig, build_ppo, curriculum_distance, init_policy, load_ppo_checkpoint, train_ppo
 from gridworld_env.vector import VINGridVecEnv
 
 TINY = dict(
@@ -137,7 +137,7 @@ def test_saved_model_loads_with_plain_ppo(tmp_path):
 def test_resume_partway_through_the_curriculum_equals_uninterrupted(tmp_path, monkeypatch):
     import shutil
 
-    import agents.ppo as ppo
+    import agents.training.ppo as ppo
 
     cfg = PPOConfig(total_timesteps=256, curriculum=True, curriculum_fraction=1.0, **TINY)
     saved = ppo.save_checkpoint
@@ -164,7 +164,7 @@ def test_map_grouped_buffer_yields_exactly_what_sb3s_buffer_holds():
     it flattens it, this fails (the grouped buffer must then be updated or dropped)."""
     from stable_baselines3.common.buffers import DictRolloutBuffer
 
-    from agents.ppo import MapGroupedDictRolloutBuffer
+    from agents.training.ppo import MapGroupedDictRolloutBuffer
 
     env = VINGridVecEnv(2, size=8, seed=0)
     buffers = [

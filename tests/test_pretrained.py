@@ -237,7 +237,7 @@ def test_the_long_horizon_agent_plans_a_150_move_detour_on_64x64():
 
 def test_the_long_horizon_agent_solves_64x64_perfect_mazes():
     """Far above the 95 % the issue asks: the agent, trained on 15x15 mazes, on 64x64 ones
-    (shortest paths of 234 moves on average; the full 1,000-maze figure is in the README)."""
+    (shortest paths of 234 moves on average; the full 1,000-maze figure is in docs/experiments/mazes.md)."""
     from gridworld_env import env_spec
 
     result = evaluate_policy_on_maps(_maze_agent(64), 64, episodes=20, spec=env_spec("VINGridMaze-64x64-v0"))

@@ -34,7 +34,7 @@ def bc_spec(storage, name="bc2", **extra):
 @pytest.fixture(scope="module")
 def serial_histories(tmp_path_factory):
     """The two trials trained one after another in this process, without Ray."""
-    from agents.bc import train_bc
+    from agents.training.bc import train_bc
 
     spec = parse_spec(bc_spec(tmp_path_factory.mktemp("unused")))
     out = {}
@@ -221,7 +221,7 @@ def test_an_interrupted_sweep_resumes_without_retraining_finished_trials(tmp_pat
 
 
 def test_a_search_writes_the_best_settings_as_a_hyperparams_section(tmp_path):
-    from agents.config import load_ppo_config
+    from agents.training.ppo import load_ppo_config
 
     spec = {
         "name": "search",

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 import gridworld_env
-from agents.bc import BCConfig, DivergenceError, train_bc
-from agents.config import BC_CONFIG, load_bc_config
-from agents.ppo import PPOConfig, train_ppo
+from agents.training.bc import BCConfig, DivergenceError, load_bc_config, train_bc
+from agents.training.config import BC_CONFIG
+from agents.training.ppo import PPOConfig, train_ppo
 from train.__main__ import parse_args
 
 BC_TINY = dict(env_id="VINGrid-8x8-v0", n_maps=10, epochs=1, ch_h=4, k=3, val_maps=5, threads=1)

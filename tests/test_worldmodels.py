@@ -358,7 +358,7 @@ def test_a_pixel_run_trains_every_stage_and_its_agent_draws_its_own_frames(tmp_p
     )  # fmt: skip
     agent = train_worldmodels(cfg, str(tmp_path))
     assert agent is not None and agent.vae.frame == "pixels" and agent.vae.side == 64 and agent.size == 8
-    from agents.checkpoints import load_state
+    from agents.training.checkpoints import load_state
 
     history = load_state(str(tmp_path / "vae.pt"), "vingrid-vae-checkpoint-v1", "V")["history"]
     assert history[1]["reconstruction"] < history[0]["reconstruction"], history
@@ -488,8 +488,8 @@ def test_the_shipped_recipe_learns_to_reach_goals_on_held_out_maps(tmp_path):
     thread): it must reach goals far more often than uniform random actions (8 % at 8x8)."""
     import dataclasses
 
-    from agents.config import load_config
     from agents.evaluation import evaluate_agent_on_maps
+    from agents.training.config import load_config
 
     shipped = load_config(
         WorldModelsConfig, "World Models", "VINGrid-8x8-v0", os.path.join(REPO, "hyperparams", "worldmodels.yml")

@@ -14,7 +14,7 @@ A sweep (:mod:`agents.sweep.spec`, examples in ``hyperparams/sweeps/``) runs its
 Tune: inside the command on this machine's cores, or on the cluster at ``--address`` (or
 ``RAY_ADDRESS``). ``--resume`` continues an interrupted sweep without redoing finished trials.
 
-Settings are the fields of :class:`agents.bc.BCConfig` / :class:`agents.ppo.PPOConfig`: the
+Settings are the fields of :class:`agents.training.bc.BCConfig` / :class:`agents.training.ppo.PPOConfig`: the
 YAML section of the env id, then the flags, then ``key=value`` overrides (YAML syntax for
 the value, e.g. ``epochs=5 loss=optimal_set``), anywhere among the flags. Each value is checked
 against its field's type before any work.
@@ -36,7 +36,9 @@ from typing import Any
 
 import yaml
 
-from agents.config import BC_CONFIG, HYPERPARAMS, PPO_CONFIG, load_bc_config, load_config, load_ppo_config
+from agents.training.bc import load_bc_config
+from agents.training.config import BC_CONFIG, HYPERPARAMS, PPO_CONFIG, load_config
+from agents.training.ppo import load_ppo_config
 
 WM_CONFIG = os.path.join(HYPERPARAMS, "worldmodels.yml")
 PLANET_CONFIG = os.path.join(HYPERPARAMS, "planet.yml")
@@ -44,7 +46,7 @@ PLANET_CONFIG = os.path.join(HYPERPARAMS, "planet.yml")
 
 def run_name(cfg: Any) -> str:
     """A reproducible run name: env, algorithm (and policy options) and seed."""
-    from agents.ppo import PPOConfig
+    from agents.training.ppo import PPOConfig
 
     if isinstance(cfg, PPOConfig):
         algo = "ppo-" + cfg.policy + ("-masked" if cfg.masked else "") + ("-curriculum" if cfg.curriculum else "")
@@ -168,9 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _planet(args, cfg)
     out = args.out
     if args.command == "bc":
-        from agents.bc import train_bc as trainer
+        from agents.training.bc import train_bc as trainer
     else:
-        from agents.ppo import train_ppo as trainer
+        from agents.training.ppo import train_ppo as trainer
     try:
         _, history = trainer(
             cfg,

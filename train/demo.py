@@ -21,9 +21,9 @@ import torch
 from gymnasium.utils.seeding import np_random
 
 import gridworld_env
-from agents.bc import BCConfig, train_bc
 from agents.evaluation import EvalResult, evaluate_policy_on_maps
 from agents.pictures import heat_image, policy_episode_frames, side_by_side, value_images
+from agents.training.bc import BCConfig, train_bc
 from agents.zoo import load_pretrained
 from gridworld_env.maps import PAPER_DENSITY, MapSpec, default_spec, sample_episodes
 from gridworld_env.mazes import MazeSpec

@@ -161,7 +161,7 @@ class PlaNetAgent:
 
     def save(self, path: str) -> None:
         """Write the agent to one file, atomically."""
-        from agents.checkpoints import save_state
+        from agents.training.checkpoints import save_state
 
         save_state(
             path,
@@ -183,7 +183,7 @@ def load_agent(path: str, cem: CEMConfig | None = None, discount: float | None =
 
     :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
     """
-    from agents.checkpoints import load_state
+    from agents.training.checkpoints import load_state
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"no PlaNet agent at {path}")

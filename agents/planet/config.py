@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.config import check_choice, check_positive, check_types
 from agents.planet.cem import CEMConfig
 from agents.planet.conv_rssm import check_model_settings
+from agents.training.config import check_choice, check_positive, check_types
 from gridworld_env import env_size
 
 #: The world models a run can train: the spatial RSSM (default) or PlaNet's flat one.
@@ -77,7 +77,7 @@ class PlaNetConfig:
     """Weight of the open-loop terms of the loss (frames, rewards and ends of the prior's rollout
     from each chunk's first state: what the planner imagines; 0: PlaNet's loss). As a fine-tune
     they made the imagined agent cell right more often far ahead, without raising success
-    (README, PlaNet section)."""
+    (docs/agents/planet.md)."""
     reward_scale: float = 10.0
     """Weight of the reward and episode-end terms against the frame's."""
     recon_scale: float = 1.0
@@ -95,12 +95,12 @@ class PlaNetConfig:
     """CEM: probability that a first-iteration sample repeats its previous action (0: PlaNet's
     independent steps). With it and the warm start from the last plan, CEM on the planning oracle
     (H=12, I=4, J=200, K=20) solves 93.5 % of 200 held-out 16x16 maps against 75 % without either
-    (README, PlaNet section)."""
+    (docs/agents/planet.md)."""
     discount: float = 0.9
     """CEM: weight ``discount ** t`` of the ``t``-th imagined reward (PlaNet's 1: undiscounted).
     Below 1 a learned model's small errors on the step cost (-0.01) cannot make a detour look as
     good as the short path: on 50 test maps one 8x8 model solved 46 % undiscounted and 98 % with
-    0.9 (README, PlaNet section)."""
+    0.9 (docs/agents/planet.md)."""
     eval_every: int = 5
     """Cycles between validation scores (success on held-out validation maps)."""
     eval_maps: int = 200

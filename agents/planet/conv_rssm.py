@@ -35,7 +35,7 @@ a pixel shuffle); the rest of the model is the same. Its agent channel, which th
 :meth:`ConvRSSM.agent_logits` use, is then a fixed linear read-out of the decoded patch: how
 much redder than green the middle of the patch is (the agent is the one red disc of the picture;
 :data:`AGENT_TEMPLATE_SCALE`).
-What each choice changed is measured in the README (PlaNet section) with
+What each choice changed is measured in docs/agents/planet.md with
 :func:`agents.planet.diagnostics.open_loop_check`.
 """
 

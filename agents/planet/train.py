@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.checkpoints import load_state, prepare_run_dir, save_state
-from agents.config import with_defaults
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes
 from agents.planet.agent import PlaNetAgent, build_model
 from agents.planet.config import PlaNetConfig
 from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, to_tensors, training_maps
 from agents.planet.diagnostics import open_loop_check
 from agents.planet.rssm import LatentModel, rssm_loss
+from agents.training.checkpoints import load_state, prepare_run_dir, save_state
+from agents.training.config import with_defaults
 from gridworld_env.core import N_ACTIONS, observation_images
 
 #: Format name of a run's checkpoint (the agent's own is :data:`agents.planet.agent.AGENT_FORMAT`).

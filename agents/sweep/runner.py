@@ -1,7 +1,7 @@
 """Run a sweep's trials on Ray Tune: locally on every core, or on a Ray cluster.
 
 * :func:`run_sweep` runs a :class:`~agents.sweep.spec.SweepSpec`: each trial calls
-  :func:`agents.bc.train_bc` or :func:`agents.ppo.train_ppo` in its run folder
+  :func:`agents.training.bc.train_bc` or :func:`agents.training.ppo.train_ppo` in its run folder
   (``<experiment>/runs/<trial>``), reports every epoch (BC) or evaluation (PPO) to Tune with the
   run's atomic ``checkpoint.pt``, and resumes from it when Tune retries the trial.
 * :func:`run_tasks` runs a list of jobs through a module-level function (``"module:function"``),
@@ -197,11 +197,11 @@ def train_trial(config: dict[str, Any], spec: dict[str, Any], base: dict[str, An
     _log_start(run_dir, start)
     report = _Reporter(os.path.join(run_dir, "checkpoint.pt"), {"resumed_from": float(start)})
     if sweep.trainer == "bc":
-        from agents.bc import train_bc
+        from agents.training.bc import train_bc
 
         train_bc(cfg, run_dir, resume=resume, overwrite=not resume, on_epoch=lambda _epoch, f: report(f))
     else:
-        from agents.ppo import train_ppo
+        from agents.training.ppo import train_ppo
 
         _, history = train_ppo(cfg, run_dir, resume=resume, overwrite=not resume, on_eval=report)
         report({**(history[-1] if history else {}), "timesteps": cfg.total_timesteps, "final": 1})

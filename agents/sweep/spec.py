@@ -3,7 +3,7 @@
 Example (``hyperparams/sweeps/ppo8_seeds.yml``)::
 
     name: ppo8_seeds            # experiment folder: <storage>/<name>
-    trainer: ppo                # bc or ppo: agents.bc.train_bc / agents.ppo.train_ppo
+    trainer: ppo                # bc or ppo: agents.training.bc.train_bc / agents.training.ppo.train_ppo
     envs: [VINGrid-8x8-v0]
     policies: [vin, cnn]
     seeds: [0, 1, 2]
@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from agents.config import BC_CONFIG, PPO_CONFIG, load_config
+from agents.training.config import BC_CONFIG, PPO_CONFIG, load_config
 
 #: Trainers a spec may name, with their default settings file.
 TRAINERS = {"bc": BC_CONFIG, "ppo": PPO_CONFIG}
@@ -79,7 +79,7 @@ class SweepSpec:
     name: str
     """Experiment name: trials, checkpoints and results go to ``<storage>/<name>``."""
     trainer: str
-    """``bc`` (:func:`agents.bc.train_bc`) or ``ppo`` (:func:`agents.ppo.train_ppo`)."""
+    """``bc`` (:func:`agents.training.bc.train_bc`) or ``ppo`` (:func:`agents.training.ppo.train_ppo`)."""
     envs: list[str]
     """Registered env ids."""
     policies: list[str] = field(default_factory=lambda: ["vin"])
@@ -123,17 +123,17 @@ class SweepSpec:
 
 def _config_class(trainer: str) -> type:
     if trainer == "bc":
-        from agents.bc import BCConfig
+        from agents.training.bc import BCConfig
 
         return BCConfig
-    from agents.ppo import PPOConfig
+    from agents.training.ppo import PPOConfig
 
     return PPOConfig
 
 
 def trial_config(spec: SweepSpec, env_id: str, policy: str, seed: int, settings: dict[str, Any]) -> Any:
     """The trainer's config dataclass of one trial: YAML section, spec settings, then ``settings``."""
-    from agents.config import yaml_settings
+    from agents.training.config import yaml_settings
 
     values = {**yaml_settings(env_id, spec.config_path), **spec.settings, **settings}
     values.update(policy=policy, seed=seed, **spec.runtime_settings())

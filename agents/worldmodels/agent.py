@@ -123,7 +123,7 @@ class WorldModelAgent:
 
     def save(self, path: str) -> None:
         """Write the agent to one file, atomically."""
-        from agents.checkpoints import save_state
+        from agents.training.checkpoints import save_state
 
         save_state(
             path,
@@ -147,7 +147,7 @@ def load_agent(path: str) -> WorldModelAgent:
 
     :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
     """
-    from agents.checkpoints import load_state
+    from agents.training.checkpoints import load_state
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"no World Models agent at {path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.config import check_choice, check_positive, check_types
+from agents.training.config import check_choice, check_positive, check_types
 from agents.worldmodels.data import CollectConfig
 
 #: The stages in order; ``all`` runs them one after another.

@@ -52,7 +52,7 @@ class CollectConfig:
     """Collection seed (maps, starts and actions)."""
 
     def __post_init__(self) -> None:
-        from agents.config import check_positive, check_types
+        from agents.training.config import check_positive, check_types
 
         check_types(self)
         env_size(self.env_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from agents.checkpoints import load_state, save_state
+from agents.training.checkpoints import load_state, save_state
 
 
 def train_epochs(

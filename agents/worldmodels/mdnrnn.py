@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from gridworld_env.core import N_ACTIONS
 
-#: Format name of an M checkpoint (see :func:`agents.checkpoints.load_state`).
+#: Format name of an M checkpoint (see :func:`agents.training.checkpoints.load_state`).
 MDNRNN_FORMAT = "vingrid-mdnrnn-checkpoint-v1"
 
 

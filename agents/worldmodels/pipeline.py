@@ -148,7 +148,7 @@ def episode_frames(data: dict[str, np.ndarray], kind: str = "map") -> torch.Tens
 
 
 def load_vae(logdir: str) -> ConvVAE:
-    from agents.checkpoints import load_state
+    from agents.training.checkpoints import load_state
 
     path = os.path.join(logdir, "vae.pt")
     if not os.path.exists(path):
@@ -169,7 +169,7 @@ def load_vae(logdir: str) -> ConvVAE:
 
 
 def load_mdnrnn(logdir: str) -> MDNRNN:
-    from agents.checkpoints import load_state
+    from agents.training.checkpoints import load_state
 
     path = os.path.join(logdir, "mdnrnn.pt")
     if not os.path.exists(path):

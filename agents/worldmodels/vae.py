@@ -205,7 +205,7 @@ def vae_loss(
     return recon + torch.clamp(kl, min=floor), recon, kl
 
 
-#: Format name of a V checkpoint (see :func:`agents.checkpoints.load_state`).
+#: Format name of a V checkpoint (see :func:`agents.training.checkpoints.load_state`).
 VAE_FORMAT = "vingrid-vae-checkpoint-v1"
 
 

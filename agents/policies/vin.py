@@ -19,122 +19,36 @@ import torch
 from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
 from stable_baselines3.common.policies import MultiInputActorCriticPolicy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-from agents.vin import VIN, default_k
-
-
-def group_maps(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distinct maps of a batch and each sample's map: ``maps[index] == images`` exactly.
-
-    Samples of one map (a BC batch of whole maps, the steps of an episode, a shuffled PPO
-    minibatch) then share one value iteration. Runs of identical adjacent maps are merged
-    first (O(B * H * W)); the remaining maps are deduplicated by a random projection, and
-    the result is checked element-wise, so a hash collision only costs speed (the batch is
-    then planned map by map), never exactness.
-
-    :param images: (B, C, H, W).
-    :return: ``(maps, index)``: (M, C, H, W) distinct maps and (B,) int64 indices into them.
-    """
-    b = images.shape[0]
-    flat = images.flatten(1)
-    new = torch.ones(b, dtype=torch.bool, device=images.device)
-    if b > 1:
-        new[1:] = (flat[1:] != flat[:-1]).any(dim=1)
-    run = new.long().cumsum(0) - 1
-    firsts = flat[new]
-    if firsts.shape[0] > 1:
-        gen = torch.Generator(device="cpu").manual_seed(0x5EED)
-        proj = torch.rand(flat.shape[1], generator=gen, dtype=torch.float64).to(images.device)
-        keys = firsts.double() @ proj
-        unique, inverse = torch.unique(keys, return_inverse=True)
-        # The first run of each key stands for it.
-        runs = torch.arange(inverse.numel(), device=images.device)
-        order = torch.full((unique.shape[0],), inverse.numel(), dtype=torch.long, device=images.device)
-        order.scatter_reduce_(0, inverse, runs, "amin")
-        if torch.equal(firsts[order[inverse]], firsts):
-            return images[new][order], inverse[run]
-    return images[new], run
-
-
-class PlanningExtractor(BaseFeaturesExtractor):
-    """A features extractor that plans once per distinct map and reads the plan at each agent's
-    cell: the body of :class:`VINExtractor` and :class:`agents.gppn.GPPNExtractor`. A subclass
-    gives :meth:`planner`, a module with ``plan(maps) -> (M, F, H, W)`` and
-    ``act(plans, map_index, rows, cols) -> (S, F)``, and sets ``plan_once_per_map`` and
-    ``plan_cache`` (see :class:`VINExtractor`)."""
-
-    #: Plans kept at most; the cache is emptied when it would grow past this.
-    CACHE_SIZE = 4096
-
-    plan_once_per_map: bool
-    plan_cache: bool
-
-    def __init__(self, observation_space: spaces.Dict, features_dim: int) -> None:
-        name = type(self).__name__
-        if not isinstance(observation_space, spaces.Dict) or {"image", "position"} - set(observation_space.spaces):
-            raise ValueError(f"{name} needs a Dict observation space with 'image' and 'position' (a VINGrid env)")
-        super().__init__(observation_space, features_dim=features_dim)
-        self._cache: dict[bytes, torch.Tensor] = {}
-        self._cache_version: tuple = ()
-
-    def planner(self) -> Any:
-        raise NotImplementedError
-
-    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        images = observations["image"]
-        pos = observations["position"].long()
-        if self.plan_once_per_map:
-            maps, index = group_maps(images)
-        else:
-            maps, index = images, torch.arange(images.shape[0], device=images.device)
-        if self.plan_cache and not torch.is_grad_enabled():
-            q = self._cached_plans(maps)
-        else:
-            q = self.planner().plan(maps)
-        return self.planner().act(q, index, pos[:, 0], pos[:, 1])
-
-    def _cached_plans(self, maps: torch.Tensor) -> torch.Tensor:
-        # The cache is keyed on each parameter's storage and torch's in-place version counter
-        # (``Tensor._version``, private): an optimiser step or ``load_state_dict`` bumps it.
-        # ``tests/test_agents.py::test_plan_cache_is_exact_and_follows_weight_updates`` fails if
-        # torch stops doing so.
-        version = tuple((p.data_ptr(), p._version) for p in self.parameters())
-        if version != self._cache_version or len(self._cache) + maps.shape[0] > self.CACHE_SIZE:
-            self._cache, self._cache_version = {}, version
-        keys = [m.tobytes() for m in maps.cpu().numpy()]
-        missing = [i for i, key in enumerate(keys) if key not in self._cache]
-        if missing:
-            for i, q in zip(missing, self.planner().plan(maps[missing])):
-                self._cache[keys[i]] = q
-        return torch.stack([self._cache[key] for key in keys])
+from agents.planners.vin import VIN, default_k
+from agents.policies.extractors import PlanningExtractor, planner_defaults
 
 
 class VINExtractor(PlanningExtractor):
-    """Features = Q of a :class:`~agents.vin.VIN` at the agent's cell.
+    """Features = Q of a :class:`~agents.planners.vin.VIN` at the agent's cell.
 
     :param observation_space: a VINGrid ``Dict`` space (``image`` and ``position``).
-    :param k: value-iteration steps; default :func:`agents.vin.default_k` of the map size.
+    :param k: value-iteration steps; default :func:`agents.planners.vin.default_k` of the map size.
     :param ch_h: hidden reward channels.
     :param ch_q: Q channels (the features dimension).
     :param kernel_size: value-iteration kernel.
     :param plan_once_per_map: share one value iteration among samples of the same map
         (exact; turning it off is only for tests and benchmarks).
-    :param kernel_init: start of the VI kernels, ``moves`` or ``zero`` (see :class:`~agents.vin.VIN`).
+    :param kernel_init: start of the VI kernels, ``moves`` or ``zero`` (see :class:`~agents.planners.vin.VIN`).
     :param plan_cache: without gradients (rollouts, ``predict``), keep the plans of the
         maps seen since the weights last changed, so an episode's map is planned once, not
         at every step. Exact: a weight update (any in-place change) empties the cache.
-    :param tied: share the VI kernels across iterations (see :class:`~agents.vin.VIN`).
-    :param terminal_goal: the goal's value is 0 in every backup (see :class:`~agents.vin.VIN`).
+    :param tied: share the VI kernels across iterations (see :class:`~agents.planners.vin.VIN`).
+    :param terminal_goal: the goal's value is 0 in every backup (see :class:`~agents.planners.vin.VIN`).
     :param learn_vi_kernels: ``False`` keeps the value-iteration kernels at the ``moves`` start
         (the env's known deterministic moves, weight 1): only the reward and the heads learn,
         and no kernel gain above 1 can make a longer path look more valuable than a shorter one.
-    :param reward_kernel: kernel of the VIN's hidden reward layer (see :class:`~agents.vin.VIN`).
+    :param reward_kernel: kernel of the VIN's hidden reward layer (see :class:`~agents.planners.vin.VIN`).
     :param walls_block: a move into an obstacle leaves the agent in place, as in the env (see
-        :class:`~agents.vin.VIN`); needs ``learn_vi_kernels=False``.
+        :class:`~agents.planners.vin.VIN`); needs ``learn_vi_kernels=False``.
     :param inference_k: iterations when planning without gradients (rollouts, ``predict``); default K.
     :param inference_tol: without gradients, stop once no value changes by more than this (``0``:
-        at the fixed point; see :func:`agents.vin.set_inference_planning`). Saved with the model.
+        at the fixed point; see :func:`agents.planners.set_inference_planning`). Saved with the model.
     """
 
     def __init__(
@@ -183,22 +97,12 @@ class VINExtractor(PlanningExtractor):
         self.plan_once_per_map = plan_once_per_map
         self.plan_cache = plan_cache
         if inference_k is not None or inference_tol is not None:
-            from agents.vin import set_inference_planning
+            from agents.planners.inference import set_inference_planning
 
             set_inference_planning(self.vin, inference_k, inference_tol)
 
     def planner(self) -> VIN:
         return self.vin
-
-
-def planner_defaults(kwargs: dict[str, Any], extractor: type[PlanningExtractor]) -> dict[str, Any]:
-    """SB3 policy arguments for a planner policy: its extractor, SB3's action net straight on the
-    extractor's features (``net_arch=[]``), raw 0/1 images, one extractor for actor and critic."""
-    kwargs.setdefault("features_extractor_class", extractor)
-    kwargs.setdefault("net_arch", [])
-    kwargs.setdefault("normalize_images", False)
-    kwargs.setdefault("share_features_extractor", True)
-    return kwargs
 
 
 def _zero_value_kernels(policy: torch.nn.Module) -> None:
@@ -322,25 +226,3 @@ def vin_of(policy: torch.nn.Module) -> tuple[VIN, torch.nn.Module]:
     head = policy.action_net
     assert isinstance(head, torch.nn.Module), "an SB3 actor-critic policy has an action_net"
     return extractor.vin, head
-
-
-def resize_policy(policy: Any, size: int) -> Any:
-    """The SB3 ``policy`` rebuilt for ``size x size`` maps, with its weights: a convolutional
-    planner's (VIN, GPPN, FCN) weights fit any map size, so an agent trained on small maps can be
-    run on large ones (with K from :func:`agents.vin.set_inference_planning`).
-
-    :raises ValueError: the policy has weights tied to its map size (the CNN's fully connected layer).
-    """
-    from gridworld_env.vingrid import observation_space
-
-    kwargs = dict(policy._get_constructor_parameters())
-    kwargs["observation_space"] = observation_space(size)
-    resized = type(policy)(**kwargs)
-    try:
-        resized.load_state_dict(policy.state_dict())
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{type(policy).__name__} has weights sized for its maps: it cannot run on {size}x{size}"
-        ) from exc
-    resized.set_training_mode(False)
-    return resized
