@@ -5,15 +5,16 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
 
+from agents.planners import VIN
 from agents.policies import CenteredQ, VINPolicy
-from agents.ppo import LinearSchedule, PPOConfig, build_ppo, learning_rate
-from agents.vin import VIN
+from agents.training.ppo import LinearSchedule, PPOConfig, build_ppo, learning_rate
 from gridworld_env.core import observation_images
 from gridworld_env.maps import default_spec, sample_episodes
 from gridworld_env.vector import VINGridVecEnv
@@ -179,9 +180,8 @@ def test_linear_schedule_decays_to_its_final_fraction():
 
 def test_the_recipe_learns_8x8_from_reward_in_under_a_minute(tmp_path):
     """``hyperparams/ppo.yml``'s 8x8 recipe, cut to 200,000 env steps (about 20 s here)."""
-    from agents.config import load_ppo_config
     from agents.evaluation import evaluate_act_fn, evaluate_policy_on_maps, held_out_episodes
-    from agents.ppo import train_ppo
+    from agents.training.ppo import load_ppo_config, train_ppo
 
     cfg = load_ppo_config(
         "VINGrid-8x8-v0",
@@ -240,7 +240,7 @@ def test_rl_table_refuses_bad_settings_before_training(tmp_path):
 
 
 def test_fixed_vi_kernels_stay_at_the_moves_and_the_reward_still_learns(tmp_path):
-    from agents.ppo import train_ppo
+    from agents.training.ppo import train_ppo
 
     cfg = PPOConfig(
         **{**TINY, "ch_q": 8, "total_timesteps": 128},
@@ -284,7 +284,7 @@ def test_vin_only_settings_do_not_make_a_cnn_run_another_run():
     """The RL table reuses a finished CNN run whatever the VIN-only keys say (they never reach it)."""
     from dataclasses import asdict
 
-    from agents.ppo import VIN_ONLY_KEYS, effective_settings
+    from agents.training.ppo import VIN_ONLY_KEYS, effective_settings
 
     cnn = asdict(PPOConfig(policy="cnn"))
     assert effective_settings({**cnn, "walls_block": True, "learn_vi_kernels": False, "ch_q": 8}) == (
@@ -294,3 +294,37 @@ def test_vin_only_settings_do_not_make_a_cnn_run_another_run():
     assert effective_settings({**vin, "ch_q": 8}) != effective_settings(vin)
     assert set(VIN_ONLY_KEYS) <= set(vin), "every VIN-only key is a PPOConfig field"
     assert effective_settings({**cnn, "lr": 0.5}) != effective_settings(cnn)
+
+
+def _policy_loss_grads(config_path: str) -> dict[str, Any]:
+    """Gradients of one PPO-style policy loss on a few steps of the 8x8 env, by parameter name."""
+    import numpy as np
+    import torch
+
+    from agents.training.ppo import build_ppo, load_ppo_config
+    from gridworld_env.vector import VINGridVecEnv
+
+    cfg = load_ppo_config("VINGrid-8x8-v0", config_path, {"policy": "vin"}, ["n_envs=4", "threads=1"])
+    env = VINGridVecEnv(4, size=8, seed=0)
+    model = build_ppo(cfg, env)
+    obs = env.reset()
+    obs_t, _ = model.policy.obs_to_tensor(obs)
+    actions = torch.as_tensor(np.array([env.expert_actions()]).reshape(-1))
+    _, log_prob, _ = model.policy.evaluate_actions(obs_t, actions)
+    model.policy.zero_grad()
+    (-log_prob.mean()).backward()
+    return {name: p.grad for name, p in model.policy.named_parameters()}
+
+
+def test_the_learned_kernel_vin_trains_its_value_iteration_kernels_and_head():
+    """The paper's VIN from reward (``hyperparams/ppo_vinlearned.yml``): the policy loss reaches the
+    value-iteration kernels and the action head; the fixed-moves recipe keeps them frozen."""
+    learned = _policy_loss_grads(os.path.join(REPO, "hyperparams", "ppo_vinlearned.yml"))
+    kernels = [n for n in learned if "q_from_reward" in n or "q_from_value" in n]
+    assert kernels, "the VIN has value-iteration kernels"
+    for name in [*kernels, "action_net.1.weight"]:
+        grad = learned[name]
+        assert grad is not None and grad.abs().sum() > 0, f"{name} receives no gradient"
+    fixed = _policy_loss_grads(os.path.join(REPO, "hyperparams", "ppo.yml"))
+    for name in kernels:
+        assert fixed[name] is None, f"{name} learns in the fixed-moves recipe"
