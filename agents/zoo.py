@@ -22,8 +22,9 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretr
 
 #: Training methods with shipped agents.
 ALGOS = ("bc", "ppo")
-#: Policies with shipped agents: the VIN, and the paper's CNN and FCN baselines (BC, from Table 1).
-POLICIES = ("vin", "cnn", "fcn")
+#: Policies with shipped agents: the VIN, the VIN with learned kernels (``vinlearned``, PPO: the
+#: paper's VIN from reward), and the paper's CNN and FCN baselines (BC, from Table 1).
+POLICIES = ("vin", "vinlearned", "cnn", "fcn")
 
 
 def pretrained_path(env_id: str, algo: str = "bc", policy: str = "vin") -> str:

@@ -36,12 +36,25 @@ from eval import experiment as ex
 from eval.results import bracketed, grid_rows, mean_spread, pm, table_lines
 from gridworld_env.atomic import atomic_path
 
-NAMES = {"vin": "VIN", "cnn": "CNN", "fcn": "FCN"}
-COLOURS = {"vin": "tab:blue", "cnn": "tab:orange", "fcn": "tab:green"}
+NAMES = {"vin": "VIN", "vinlearned": "VIN, learned kernels", "cnn": "CNN", "fcn": "FCN"}
+COLOURS = {"vin": "tab:blue", "vinlearned": "tab:purple", "cnn": "tab:orange", "fcn": "tab:green"}
+
+#: Each row: the PPO policy, its settings file in ``hyperparams/`` and what the learner is given.
+ROWS: dict[str, tuple[str, str, str]] = {
+    "vin": ("vin", "ppo.yml", "the image and the reward; the env's moves and collision rule built into its planner"),
+    "vinlearned": (
+        "vin",
+        "ppo_vinlearned.yml",
+        "the image and the reward (its planner learns the moves, as published)",
+    ),
+    "cnn": ("cnn", "ppo.yml", "the image and the reward"),
+    "fcn": ("fcn", "ppo.yml", "the image and the reward"),
+}
 
 #: The VIN paper's supervised (imitation) success rates, for reference (Tamar et al. 2016, Table 1).
 PAPER_SUPERVISED: dict[str, dict[int, float]] = {
     "vin": {8: 99.6, 16: 99.3, 28: 97.0},
+    "vinlearned": {8: 99.6, 16: 99.3, 28: 97.0},
     "cnn": {8: 97.9, 16: 87.6, 28: 74.2},
     "fcn": {8: 97.3, 16: 88.3, 28: 76.6},
 }
@@ -54,7 +67,7 @@ class RLTableConfig(ex.ExperimentConfig):
     sizes: list[int] = field(default_factory=lambda: [8, 16, 28])
     """Map sizes (registered ``VINGrid-NxN-v0`` envs with a section in the PPO settings)."""
     policies: list[str] = field(default_factory=lambda: ["vin", "cnn"])
-    """PPO policies: ``vin``, ``cnn``, ``fcn``."""
+    """Rows of :data:`ROWS`: ``vin`` (fixed moves), ``vinlearned`` (the paper's VIN), ``cnn``, ``fcn``."""
     seeds: dict[int, list[int]] = field(default_factory=lambda: {8: [0, 1, 2], 16: [0, 1, 2], 28: [0]})
     """Training seeds per size."""
     overrides: list[str] = field(default_factory=list)
@@ -73,9 +86,9 @@ class RLTableConfig(ex.ExperimentConfig):
         for size in self.sizes:
             env_size(f"VINGrid-{size}x{size}-v0")  # ValueError for an unregistered size
             ex.check_seeds(self.seeds_for(size), f"seeds for size {size}")
-        bad = [p for p in self.policies if p not in NAMES]
+        bad = [p for p in self.policies if p not in ROWS]
         if bad:
-            raise ValueError(f"unknown policies {bad}: choose from {sorted(NAMES)}")
+            raise ValueError(f"unknown policies {bad}: choose from {sorted(ROWS)}")
 
     def seeds_for(self, size: int) -> list[int]:
         return self.seeds.get(size, [0])
@@ -85,13 +98,16 @@ class RLTableConfig(ex.ExperimentConfig):
 FULLER = "python -m eval.rl_table --only-cached"
 
 
-def ppo_config(cfg: RLTableConfig, size: int, policy: str, seed: int) -> Any:
-    """The :class:`agents.training.ppo.PPOConfig` of one run: the YAML section, the policy, the seed."""
-    from agents.training.config import PPO_CONFIG
+def ppo_config(cfg: RLTableConfig, size: int, name: str, seed: int) -> Any:
+    """The :class:`agents.training.ppo.PPOConfig` of one run: the row's YAML section (or
+    ``cfg.config_path``'s), its policy, the seed."""
+    from agents.training.config import HYPERPARAMS
     from agents.training.ppo import load_ppo_config
 
+    policy, settings_file, _ = ROWS[name]
+    path = cfg.config_path or os.path.join(HYPERPARAMS, settings_file)
     overrides = [*cfg.overrides, f"seed={seed}", f"threads={cfg.threads}", f"device={cfg.device}"]
-    return load_ppo_config(f"VINGrid-{size}x{size}-v0", cfg.config_path or PPO_CONFIG, {"policy": policy}, overrides)
+    return load_ppo_config(f"VINGrid-{size}x{size}-v0", path, {"policy": policy}, overrides)
 
 
 class RLTable(ex.Experiment, name="rl_table", config=RLTableConfig, names="policies"):
@@ -188,8 +204,9 @@ def render(
         "# PPO from reward: VIN against the CNN\n",
         f"Command: `{command}`\n",
         "Every run: `python -m train ppo --env VINGrid-<size>-v0 --policy <policy>` with the settings of "
-        "`hyperparams/ppo.yml` for the size (the same settings and env-step budget for both policies; "
-        "the VIN-only keys do not reach the CNN) and the seed listed, from scratch: the env's reward "
+        "`hyperparams/ppo.yml` for the size (the same settings and env-step budget for the VIN with fixed "
+        "moves and the CNN; the VIN-only keys do not reach the CNN), or of `hyperparams/ppo_vinlearned.yml` "
+        "for the VIN with learned kernels, and the seed listed, from scratch: the env's reward "
         "and observations only, with the start-distance curriculum, no action masks. "
         f"Test: the same {episodes} held-out maps (env seeds from 10^9) for every run, paper protocol "
         "(goal within twice the optimal moves). Figures are mean ± sample standard deviation over "
@@ -204,11 +221,12 @@ def render(
 
     def row(size: int, policy: str, s: dict[str, Any]) -> list[str]:
         extra = "n/a" if math.isnan(s["extra"][0]) else pm(s["extra"], 3)
-        cells = [f"{size}x{size}", NAMES[policy], ",".join(map(str, s["seeds"]))]
+        cells = [f"{size}x{size}", NAMES[policy], ROWS[policy][2], ",".join(map(str, s["seeds"]))]
         cells += [pm(s["success"]) + bracketed(PAPER_SUPERVISED.get(policy, {}).get(size)), pm(s["accuracy"])]
         return cells + [extra, f"{s['timesteps']:,}", minutes_cell(s["minutes"])]
 
-    header = ["size", "policy", "seeds", "success % (paper, supervised)", "action accuracy %", "extra moves"]
+    header = ["size", "policy", "given to the learner", "seeds", "success % (paper, supervised)"]
+    header += ["action accuracy %", "extra moves"]
     lines += table_lines([*header, "env steps / run", "train min / run"], grid_rows(summary, sizes, policies, row))
     lines += ["", "## Validation success during training (200 validation maps, paper protocol, mean over seeds, %)\n"]
 
@@ -276,7 +294,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
-    parser.add_argument("--policies", nargs="+", choices=sorted(NAMES), help="policies (default: vin cnn)")
+    parser.add_argument("--policies", nargs="+", choices=sorted(ROWS), help="rows (default: vin cnn)")
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds below 28x28 (default: 0 1 2)")
     parser.add_argument("--seeds-28", type=int, nargs="+", help="training seeds at 28x28 (default: 0)")
     parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")

@@ -20,6 +20,9 @@ SHIPPED = [
     ("VINGrid-28x28-v0", "ppo"),
 ]
 
+#: The paper's VIN from reward (learned kernels, obstacles enterable, learned head).
+LEARNED_KERNELS = ["VINGrid-8x8-v0", "VINGrid-16x16-v0"]
+
 
 def wall_between(size: int) -> np.ndarray:
     """A wall hanging from the top border down the middle column, to half the map's height:
@@ -55,6 +58,21 @@ def test_shipped_agent_goes_round_a_wall(env_id, algo):
         if terminated or truncated:
             break
     assert step_info["is_success"], "the agent did not reach the goal within twice the shortest path"
+
+
+@pytest.mark.parametrize("env_id", LEARNED_KERNELS)
+def test_shipped_learned_kernel_vin_learned_its_moves_and_solves_held_out_maps(env_id):
+    import torch
+
+    from agents.planners import VIN
+
+    model = load_pretrained(env_id, "ppo", "vinlearned")
+    vin = next(m for m in model.policy.modules() if isinstance(m, VIN))
+    moves = VIN(2, 1, 150, vin.ch_q, 3, n_actions=0, kernel_init="moves", reward_kernel=3)
+    assert vin.q_from_value.weight.requires_grad and not vin.walls_block
+    assert not torch.allclose(vin.q_from_value.weight, moves.q_from_value.weight, atol=1e-3), "kernels never learned"
+    size = model.observation_space["image"].shape[-1]
+    assert evaluate_policy_on_maps(model.policy, size, episodes=100).success_rate >= 0.95
 
 
 def test_unknown_pretrained_agent_is_a_clear_error():

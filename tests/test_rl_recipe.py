@@ -206,7 +206,10 @@ def test_rl_table_quick_builds_the_table_and_reuses_finished_runs(tmp_path):
     done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
-    assert "| 8x8 | VIN | 0 |" in text and "| 8x8 | CNN | 0 |" in text
+    assert (
+        "| 8x8 | VIN | the image and the reward; the env's moves" in text
+        and "| 8x8 | CNN | the image and the reward | 0 |" in text
+    )
     assert curves.stat().st_size > 1000
     result = json.loads((runs / "8" / "vin" / "seed0" / "result.json").read_text())
     assert result["timesteps"] == 8192 and result["history"], result.keys()

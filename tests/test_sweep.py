@@ -262,3 +262,20 @@ def test_table1_through_ray_equals_the_serial_table(tmp_path):
         assert outs["ray"][seed]["test"] == outs["serial"][seed]["test"]
         assert outs["ray"][seed]["history"] == outs["serial"][seed]["history"]
     assert not (tmp_path / "ray" / "_tune").exists()  # Tune's own copy is removed; the run folders stay
+
+
+@pytest.mark.parametrize("policy", ["cnn", "vin"])
+def test_the_rl_search_spaces_load_and_run_one_trial_on_a_tiny_budget(tmp_path, policy):
+    """The shipped PPO search specs (the CNN's and the VIN's twin, the same space and budget) load,
+    and one sampled trial trains and reports its validation success."""
+    with open(os.path.join(REPO, "hyperparams", "sweeps", f"ppo_{policy}_search.yml")) as f:
+        raw = yaml.safe_load(f)
+    spec = parse_spec(raw)
+    assert spec.policies == [policy] and spec.search is not None and len(spec.search.space) >= 4
+    raw["storage"] = str(tmp_path)
+    raw["settings"] = {**raw.get("settings", {}), "total_timesteps": 4096, "n_envs": 16, "batch_size": 256}
+    raw["settings"].update({"eval_freq": 2048, "eval_episodes": 10})
+    raw["search"] = {**raw["search"], "num_samples": 1}
+    results = run_sweep(parse_spec(raw), RunnerOptions(progress=False, num_cpus=1))
+    assert len(results) == 1 and results[0]["error"] is None
+    assert "val_success_rate" in results[0]["metrics"] and results[0]["metrics"]["timesteps"] >= 4096
