@@ -279,3 +279,15 @@ def test_the_rl_search_spaces_load_and_run_one_trial_on_a_tiny_budget(tmp_path, 
     results = run_sweep(parse_spec(raw), RunnerOptions(progress=False, num_cpus=1))
     assert len(results) == 1 and results[0]["error"] is None
     assert "val_success_rate" in results[0]["metrics"] and results[0]["metrics"]["timesteps"] >= 4096
+
+
+def test_the_cnn_and_vin_search_specs_are_twins_at_each_size():
+    """The CNN's search and the VIN's at a size differ only in the policy (and their names): the
+    same space, trials, budget and stopping rule."""
+    for suffix in ("", "_16x16"):
+        cnn, vin = (
+            load_spec(os.path.join(REPO, "hyperparams", "sweeps", f"ppo_{p}_search{suffix}.yml"))
+            for p in ("cnn", "vin")
+        )
+        assert (cnn.policies, vin.policies) == (["cnn"], ["vin"])
+        assert cnn.search == vin.search and cnn.settings == vin.settings and cnn.envs == vin.envs
