@@ -20,8 +20,9 @@ SHIPPED = [
     ("VINGrid-28x28-v0", "ppo"),
 ]
 
-#: The paper's VIN from reward (learned kernels, obstacles enterable, learned head).
-LEARNED_KERNELS = ["VINGrid-8x8-v0", "VINGrid-16x16-v0"]
+#: The paper's VIN from reward (learned kernels, obstacles enterable, learned head), and the
+#: success each must keep on the first 100 test maps (99.6 / 97.2 / 90.2 % on 1,000).
+LEARNED_KERNELS = {"VINGrid-8x8-v0": 0.95, "VINGrid-16x16-v0": 0.92, "VINGrid-28x28-v0": 0.85}
 
 
 def wall_between(size: int) -> np.ndarray:
@@ -60,7 +61,7 @@ def test_shipped_agent_goes_round_a_wall(env_id, algo):
     assert step_info["is_success"], "the agent did not reach the goal within twice the shortest path"
 
 
-@pytest.mark.parametrize("env_id", LEARNED_KERNELS)
+@pytest.mark.parametrize("env_id", sorted(LEARNED_KERNELS))
 def test_shipped_learned_kernel_vin_learned_its_moves_and_solves_held_out_maps(env_id):
     import torch
 
@@ -72,7 +73,7 @@ def test_shipped_learned_kernel_vin_learned_its_moves_and_solves_held_out_maps(e
     assert vin.q_from_value.weight.requires_grad and not vin.walls_block
     assert not torch.allclose(vin.q_from_value.weight, moves.q_from_value.weight, atol=1e-3), "kernels never learned"
     size = model.observation_space["image"].shape[-1]
-    assert evaluate_policy_on_maps(model.policy, size, episodes=100).success_rate >= 0.95
+    assert evaluate_policy_on_maps(model.policy, size, episodes=100).success_rate >= LEARNED_KERNELS[env_id]
 
 
 def test_unknown_pretrained_agent_is_a_clear_error():
