@@ -51,10 +51,9 @@ ROWS: dict[str, tuple[str, str, str]] = {
     "fcn": ("fcn", "ppo.yml", "the image and the reward"),
 }
 
-#: The VIN paper's supervised (imitation) success rates, for reference (Tamar et al. 2016, Table 1).
+#: The VIN paper's supervised (imitation) success rates per policy, for reference (Tamar et al. 2016, Table 1).
 PAPER_SUPERVISED: dict[str, dict[int, float]] = {
     "vin": {8: 99.6, 16: 99.3, 28: 97.0},
-    "vinlearned": {8: 99.6, 16: 99.3, 28: 97.0},
     "cnn": {8: 97.9, 16: 87.6, 28: 74.2},
     "fcn": {8: 97.3, 16: 88.3, 28: 76.6},
 }
@@ -222,7 +221,7 @@ def render(
     def row(size: int, policy: str, s: dict[str, Any]) -> list[str]:
         extra = "n/a" if math.isnan(s["extra"][0]) else pm(s["extra"], 3)
         cells = [f"{size}x{size}", NAMES[policy], ROWS[policy][2], ",".join(map(str, s["seeds"]))]
-        cells += [pm(s["success"]) + bracketed(PAPER_SUPERVISED.get(policy, {}).get(size)), pm(s["accuracy"])]
+        cells += [pm(s["success"]) + bracketed(PAPER_SUPERVISED.get(ROWS[policy][0], {}).get(size)), pm(s["accuracy"])]
         return cells + [extra, f"{s['timesteps']:,}", minutes_cell(s["minutes"])]
 
     header = ["size", "policy", "given to the learner", "seeds", "success % (paper, supervised)"]
