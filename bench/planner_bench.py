@@ -101,6 +101,44 @@ def model_decisions_per_second(model: Any, state: Any, cfg: object, batched: boo
     return envs / (time.perf_counter() - t)
 
 
+#: The planner's settings before local imagination (the shipped agents' until then): CEM with
+#: I=4, J=200, K=20 (and the agent's horizon and ``repeat``), imagining on the whole map.
+REFERENCE_CEM = {"iterations": 4, "candidates": 200, "elites": 20}
+
+
+def agent_rates(size: int, envs: int, repeats: int = 2) -> dict[str, dict[str, float]]:
+    """Per decision of the shipped ``planet_NxN.pt`` agent, with its own planner settings and with
+    the reference ones (:data:`REFERENCE_CEM`, the whole map), from the filtered first frames of
+    ``envs`` held-out maps, timed back to back: ``latency`` (seconds for one env's decision, the
+    mean over the maps one at a time, what an interactive user waits) and ``throughput`` (decisions
+    per second with the ``envs`` maps in one call, as ``python -m eval`` plays them). Best of
+    ``repeats`` rounds each."""
+    from dataclasses import replace
+
+    from agents.planet.agent import load_agent
+    from agents.zoo import PRETRAINED_DIR
+
+    path = os.path.join(PRETRAINED_DIR, f"planet_{size}x{size}.pt")
+    own = load_agent(path)
+    reference = load_agent(path, cem=replace(own.cem, **REFERENCE_CEM), window=None)
+    _, state, _ = _planning_problems(size, envs)
+    out: dict[str, dict[str, float]] = {}
+    with torch.no_grad():
+        for name, agent in (("reference", reference), ("own", own)):
+            agent.plan(state.select(torch.arange(1)))  # warm-up
+            latency, throughput = float("inf"), 0.0
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for i in range(envs):
+                    agent.plan(state.select(torch.tensor([i])))
+                latency = min(latency, (time.perf_counter() - t) / envs)
+                t = time.perf_counter()
+                agent.plan(state)
+                throughput = max(throughput, envs / (time.perf_counter() - t))
+            out[name] = {"latency": latency, "throughput": throughput}
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.planner_bench", description=__doc__)
     parser.add_argument("--envs", type=int, default=64, help="planning problems (default: %(default)s)")
@@ -117,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"  {size}x{size}: one env at a time {one:7.1f} decisions/s, {args.envs} batched {many:7.1f} "
             f"decisions/s: {many / one:.2f}x"
         )
+    from agents.planet.agent import load_agent
     from agents.planet.cem import CEMConfig
+    from agents.zoo import PRETRAINED_DIR
 
     small = {8: CEMConfig(8, 4, 200, 20), 16: CEMConfig(12, 4, 200, 20)}  # hyperparams/planet.yml
     print(f"CEM planning with the spatial RSSM, {args.model_envs} held-out maps' first decisions")
@@ -131,6 +171,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"K={cfg.elites}, batched: candidate by candidate {generic:6.2f} decisions/s, prefix tree "
             f"{tree:6.2f} decisions/s: {tree / generic:.2f}x"
         )
+        shipped = os.path.join(PRETRAINED_DIR, f"planet_{size}x{size}.pt")
+        if os.path.exists(shipped):
+            rates, own_agent = agent_rates(size, args.model_envs), load_agent(shipped)
+            ref, own, c = rates["reference"], rates["own"], own_agent.cem
+            print(
+                f"  {size}x{size} shipped agent, the reference planner (whole map, I=4, J=200, K=20) against its "
+                f"own (window {own_agent.window}, I={c.iterations}, J={c.candidates}, K={c.elites}): one env "
+                f"{ref['latency']:.3f} -> {own['latency']:.3f} s per decision "
+                f"({ref['latency'] / own['latency']:.2f}x); {args.model_envs} batched {ref['throughput']:.2f} -> "
+                f"{own['throughput']:.2f} decisions/s ({own['throughput'] / ref['throughput']:.2f}x)"
+            )
         one = model_decisions_per_second(model, state, CEMConfig(), False)
         many = model_decisions_per_second(model, state, CEMConfig(), True)
         print(

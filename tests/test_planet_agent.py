@@ -103,6 +103,51 @@ def test_the_spatial_rssms_fast_imagination_equals_the_generic_one(latent, pixel
     assert torch.allclose(chunked[:, 0], chunked[:, 1]) and torch.allclose(chunked[:, 0], chunked[:, 2])
 
 
+@pytest.mark.parametrize("pixels", [1, 8])
+def test_local_imagination_is_exact_where_it_covers_the_map_and_refuses_bad_windows(pixels):
+    """The windowed imagination's gather and write-back: a square that covers the whole map gives
+    the exact figures through them, the first moves are always on the whole map, and a small square
+    changes the figures (it is an approximation)."""
+    torch.manual_seed(1)
+    model = ConvRSSM(3, 8, latent="categorical", pixels=pixels).eval()
+    h = torch.rand(3, model.width, 8, 8) * 2 - 1
+    from agents.planet.rssm import point
+
+    state = RSSMState(h, point(model.initial_prior(h)))
+    seq = torch.randint(0, 8, (3, 9, 6))
+    exact = model.imagine_returns(state, seq, 0.9)
+    assert torch.allclose(model.imagine_returns(state, seq, 0.9, window=4), exact, atol=1e-5)  # 9x9 covers 8x8
+    first = seq[:, :, : ConvRSSM.WHOLE_MAP_MOVES]
+    assert torch.allclose(model.imagine_returns(state, first, 0.9, window=1), model.imagine_returns(state, first, 0.9))
+    assert not torch.allclose(model.imagine_returns(state, seq, 0.9, window=1), exact, atol=1e-3)
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="window"):
+            model.imagine_returns(state, seq, 0.9, window=bad)
+
+
+def test_local_imagination_keeps_the_shipped_16x16_agents_choices():
+    """Checked against the exact planner on fixed states: the shipped 16x16 model's returns of 200
+    correlated action sequences from the first frames of 4 held-out maps, imagined on the whole map
+    and with the agent's window: the best sequence of each map is the same one, and the 20 best
+    (CEM's elites) mostly so."""
+    from bench.planner_bench import _planning_problems
+
+    model, state, _ = _planning_problems(16, 4)
+    gen = torch.Generator().manual_seed(1)
+    seq = torch.randint(0, 8, (4, 200, 12), generator=gen)
+    again = torch.rand(4, 200, 12, generator=gen) < 0.7
+    for t in range(1, 12):
+        seq[:, :, t] = torch.where(again[:, :, t], seq[:, :, t - 1], seq[:, :, t])
+    window = load_agent("agents/pretrained/planet_16x16.pt").window
+    assert window is not None and 2 * window + 1 < 16, "the shipped agent imagines locally"
+    exact, local = model.imagine_returns(state, seq, 0.9), model.imagine_returns(state, seq, 0.9, window)
+    assert torch.equal(exact.argmax(1), local.argmax(1))
+    overlap = [
+        len(set(a.tolist()) & set(b.tolist())) for a, b in zip(exact.topk(20, 1).indices, local.topk(20, 1).indices)
+    ]
+    assert sum(overlap) >= 0.9 * 80, overlap
+
+
 def _loss_data(chunks):
     """The chunks' arrays that :func:`rssm_loss` takes (all but the agent's cells)."""
     return {k: v for k, v in chunks.items() if k != "cells"}
@@ -171,12 +216,15 @@ def _cfg(**kw):
 
 
 def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
-    agent = train_planet(_cfg(discount=0.9), str(tmp_path / "run"), progress=False)
+    agent = train_planet(_cfg(discount=0.9, window=2), str(tmp_path / "run"), progress=False)
     assert os.path.exists(tmp_path / "run" / "model.pt") and os.path.isdir(tmp_path / "run" / "tb")
     assert agent.info["env_steps"] > 0 and agent.info["episodes"] == 40 + 2 * 4
     loaded = load_agent(str(tmp_path / "run" / "model.pt"))
     assert loaded.cem == agent.cem and loaded.cem.repeat == PlaNetConfig().repeat  # the planner round-trips
     assert loaded.discount == 0.9 and load_agent(str(tmp_path / "run" / "model.pt"), discount=1.0).discount == 1.0
+    assert loaded.window == 2 and load_agent(str(tmp_path / "run" / "model.pt"), window=None).window is None
+    with pytest.raises(ValueError, match="window"):
+        PlaNetAgent(loaded.model, loaded.model_args, loaded.cem, window=0)
     from agents.zoo import load_model
 
     zoo = load_model(str(tmp_path / "run" / "model.pt"))
@@ -199,6 +247,12 @@ def test_a_run_trains_saves_and_its_agent_acts_through_predict(tmp_path):
     assert actions2.shape == (2,) and not np.array_equal(state2[0][0], state[0][0])
     with pytest.raises(ValueError, match="8x8"):
         loaded.predict({"image": np.zeros((2, 16, 16), np.uint8), "position": np.zeros(2, np.int64)})
+    # a state of other episodes than the observations' is refused, not broadcast
+    three = {k: np.stack([v, v, v]) for k, v in obs.items()}
+    with pytest.raises(ValueError, match="same 3 episodes"):
+        loaded.predict(three, state)
+    with pytest.raises(ValueError, match="episode_start"):
+        loaded.predict(batch, state, np.array([True]))
 
 
 def test_a_picture_run_saves_an_agent_that_sees_pictures(tmp_path):
@@ -292,6 +346,8 @@ def test_corrupt_or_mismatched_files_are_clear_errors(tmp_path):
         ({"frame": "rgb"}, "frame"),
         ({"model": "flat", "latent": "gaussian", "frame_posterior": False, "frame": "pixels"}, "map frames"),
         ({"recon_scale": 0.0}, "recon_scale"),
+        ({"window": 0}, "window"),
+        ({"model": "flat", "latent": "gaussian", "frame_posterior": False, "window": 2}, "window"),
     ],
 )
 def test_bad_settings_are_refused(kw, match):

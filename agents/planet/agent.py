@@ -9,6 +9,7 @@ table score it as they score SB3 models. One file holds it (:meth:`PlaNetAgent.s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,9 @@ class PlaNetAgent:
     :param info: facts about its training kept with it (``env_id``, ``env_steps``).
     :param discount: the planner's weight ``discount ** t`` on the ``t``-th imagined reward (1:
         PlaNet's undiscounted return).
+    :param window: local imagination (spatial model only): each imagined move past the first two
+        updates the cells within ``window`` of the agent, not the whole map
+        (:meth:`agents.planet.conv_rssm.ConvRSSM.imagine_returns`); ``None``: the whole map.
     """
 
     def __init__(
@@ -81,10 +85,16 @@ class PlaNetAgent:
         seed: int = 0,
         info: dict[str, Any] | None = None,
         discount: float = 1.0,
+        window: int | None = None,
     ) -> None:
         if not 0 < discount <= 1:
             raise ValueError(f"discount must be in (0, 1], got {discount}")
-        self.discount = discount
+        if window is not None:
+            if not isinstance(model, ConvRSSM):
+                raise ValueError(f"window={window} needs the spatial model (model=conv), not {type(model).__name__}")
+            if not isinstance(window, int) or window < 1:
+                raise ValueError(f"window must be a positive number of cells or None, got {window!r}")
+        self.discount, self.window = discount, window
         self.model = channels_last(model).eval()
         self.model_args = dict(model_args)
         self.cem, self.seed = cem, seed
@@ -93,12 +103,19 @@ class PlaNetAgent:
         self.info: dict[str, Any] = dict(info or {})
         self.generator = torch.Generator().manual_seed(seed)
 
+    def _returns_fn(self, state: RSSMState) -> Callable[[torch.Tensor], torch.Tensor]:
+        if self.window is None:
+            return lambda s: self.model.imagine_returns(state, s, self.discount)
+        model = self.model
+        assert isinstance(model, ConvRSSM)
+        return lambda s: model.imagine_returns(state, s, self.discount, self.window)
+
     @torch.no_grad()
     def plan(self, state: RSSMState, previous: torch.Tensor | None = None) -> torch.Tensor:
         """The best sequences (B, H) CEM finds from the filtered states; ``previous`` (B, H): the
         plans of the last decision, whose :func:`agents.planet.cem.shifted` rest is a candidate."""
         seq, _ = cem_plan(
-            lambda s: self.model.imagine_returns(state, s, self.discount),
+            self._returns_fn(state),
             state.h.shape[0],
             N_ACTIONS,
             self.cem,
@@ -140,6 +157,14 @@ class PlaNetAgent:
         image, position, single = batch_observation(observation, self.size)
         images, positions = torch.from_numpy(image.astype(np.float32)), torch.from_numpy(position.astype(np.int64))
         n = image.shape[0]
+        if state is not None and (len(state) < 3 or any(np.shape(part)[:1] != (n,) for part in state)):
+            shapes = [np.shape(part) for part in state]
+            raise ValueError(
+                f"state must be what predict returned for the same {n} episodes (h, s, last action[, plan]), "
+                f"got parts of shapes {shapes}: pass state=None to start every episode afresh"
+            )
+        if episode_start is not None and np.size(episode_start) != n:
+            raise ValueError(f"episode_start must hold one flag per observation ({n}), got {np.size(episode_start)}")
         fresh = np.ones(n, dtype=bool) if state is None else np.zeros(n, dtype=bool)
         if episode_start is not None:
             fresh |= np.asarray(episode_start, dtype=bool).reshape(n)
@@ -173,13 +198,20 @@ class PlaNetAgent:
                 "seed": self.seed,
                 "info": self.info,
                 "discount": self.discount,
+                "window": self.window,
             },
         )
 
 
-def load_agent(path: str, cem: CEMConfig | None = None, discount: float | None = None) -> PlaNetAgent:
-    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``, ``discount``: other planner
-    settings than its own).
+#: ``load_agent(window=...)`` default: the agent's own window.
+OWN = "own"
+
+
+def load_agent(
+    path: str, cem: CEMConfig | None = None, discount: float | None = None, window: int | None | str = OWN
+) -> PlaNetAgent:
+    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``, ``discount``, ``window``: other
+    planner settings than its own; ``window=None`` imagines on the whole map).
 
     :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
     """
@@ -196,4 +228,13 @@ def load_agent(path: str, cem: CEMConfig | None = None, discount: float | None =
         raise ValueError(f"{path}: the stored weights do not fit the stored model settings ({exc})") from exc
     if discount is None:
         discount = float(state.get("discount", 1.0))
-    return PlaNetAgent(model, args, cem or CEMConfig(*state["cem"]), state["seed"], state.get("info"), discount)
+    own = state.get("window")  # files from before local imagination: the whole map
+    return PlaNetAgent(
+        model,
+        args,
+        cem or CEMConfig(*state["cem"]),
+        state["seed"],
+        state.get("info"),
+        discount,
+        own if window == OWN else window,  # type: ignore[arg-type]
+    )

@@ -101,6 +101,10 @@ class PlaNetConfig:
     Below 1 a learned model's small errors on the step cost (-0.01) cannot make a detour look as
     good as the short path: on 50 test maps one 8x8 model solved 46 % undiscounted and 98 % with
     0.9 (docs/agents/planet.md)."""
+    window: int | None = None
+    """Local imagination (``model=conv``): imagined moves after the first two update the cells
+    within ``window`` of the agent only (:meth:`agents.planet.conv_rssm.ConvRSSM.imagine_returns`);
+    ``None``: the whole map."""
     eval_every: int = 5
     """Cycles between validation scores (success on held-out validation maps)."""
     eval_maps: int = 200
@@ -147,6 +151,10 @@ class PlaNetConfig:
             raise ValueError(f"discount must be in (0, 1], got {self.discount}")
         if not 0 < self.kl_balance < 1:
             raise ValueError(f"kl_balance must be in (0, 1), got {self.kl_balance}")
+        if self.window is not None and (self.window < 1 or self.model != "conv"):
+            raise ValueError(
+                f"window must be None or a positive number of cells of the conv model, got {self.window!r}"
+            )
         self.cem()
 
     def cem(self) -> CEMConfig:
