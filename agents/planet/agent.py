@@ -18,7 +18,7 @@ import torch
 from agents.evaluation import batch_observation
 from agents.planet.cem import CEMConfig, cem_plan, shifted
 from agents.planet.config import MODELS
-from agents.planet.conv_rssm import ConvRSSM, check_model_settings
+from agents.planet.conv_rssm import ConvRSSM, check_model_settings, check_window
 from agents.planet.rssm import RSSM, LatentModel, RSSMState
 from agents.worldmodels.frames import cell_pixels, draw_frames
 from gridworld_env.core import N_ACTIONS
@@ -89,11 +89,9 @@ class PlaNetAgent:
     ) -> None:
         if not 0 < discount <= 1:
             raise ValueError(f"discount must be in (0, 1], got {discount}")
-        if window is not None:
-            if not isinstance(model, ConvRSSM):
-                raise ValueError(f"window={window} needs the spatial model (model=conv), not {type(model).__name__}")
-            if not isinstance(window, int) or window < 1:
-                raise ValueError(f"window must be a positive number of cells or None, got {window!r}")
+        check_window(window)
+        if window is not None and not isinstance(model, ConvRSSM):
+            raise ValueError(f"window={window} needs the spatial model (model=conv), not {type(model).__name__}")
         self.discount, self.window = discount, window
         self.model = channels_last(model).eval()
         self.model_args = dict(model_args)

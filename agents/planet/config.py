@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.planet.cem import CEMConfig
-from agents.planet.conv_rssm import check_model_settings
+from agents.planet.conv_rssm import check_model_settings, check_window
 from agents.training.config import check_choice, check_positive, check_types
 from gridworld_env import env_size
 
@@ -151,10 +151,9 @@ class PlaNetConfig:
             raise ValueError(f"discount must be in (0, 1], got {self.discount}")
         if not 0 < self.kl_balance < 1:
             raise ValueError(f"kl_balance must be in (0, 1), got {self.kl_balance}")
-        if self.window is not None and (self.window < 1 or self.model != "conv"):
-            raise ValueError(
-                f"window must be None or a positive number of cells of the conv model, got {self.window!r}"
-            )
+        check_window(self.window)
+        if self.window is not None and self.model != "conv":
+            raise ValueError(f"window={self.window} needs the spatial model (model=conv), not model={self.model!r}")
         self.cem()
 
     def cem(self) -> CEMConfig:

@@ -81,6 +81,12 @@ def check_model_settings(model: str, latent: str, classes: int, frame_posterior:
         )
 
 
+def check_window(window: object) -> None:
+    """``ValueError`` unless ``window`` (of local imagination) is ``None`` or a positive number of cells."""
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
+        raise ValueError(f"window must be a positive number of cells or None, got {window!r}")
+
+
 def _per_cell(inp: int, hidden: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(inp, hidden, 1), nn.ELU(), nn.Conv2d(hidden, out, 1))
 
@@ -274,8 +280,7 @@ class ConvRSSM(LatentModel):
             what matters; the cost falls with the square's share of the map. ``None``: every cell
             at every move (exact).
         """
-        if window is not None and (not isinstance(window, int) or window < 1):
-            raise ValueError(f"window must be a positive number of cells or None, got {window!r}")
+        check_window(window)
         b, j, _ = sequences.shape
         per = max(1, self.IMAGINE_NODES // j)
         feats = state.features()
@@ -302,7 +307,8 @@ class ConvRSSM(LatentModel):
         # padding), and its read-outs per cell: a square of cells is a gather of rows
         cells = nn.functional.pad(feats.permute(0, 2, 3, 1), (0, 0, 1, 1, 1, 1)).contiguous()
         width, wide = cells.shape[-1], (n + 2) ** 2
-        heads = heads_of(feats).permute(0, 2, 3, 1).contiguous()  # (B, n, n, 3)
+        # (B, n, n, 3); only a window reads the roots' (where the agent is, the cells it keeps)
+        heads = heads_of(feats).permute(0, 2, 3, 1).contiguous() if window is not None else feats.new_empty(0)
         node = torch.arange(b, device=dev).repeat_interleave(j)  # each candidate's state now
         nodes = b
         alive = torch.ones(b, device=dev)
