@@ -108,7 +108,7 @@ REFERENCE_CEM = {"iterations": 4, "candidates": 200, "elites": 20}
 
 def agent_rates(size: int, envs: int, repeats: int = 2) -> dict[str, dict[str, float]]:
     """Per decision of the shipped ``planet_NxN.pt`` agent, with its own planner settings and with
-    the reference ones (:data:`REFERENCE_CEM`, the whole map), from the filtered first frames of
+    the reference ones (CEM with :data:`REFERENCE_CEM` on the whole map), from the filtered first frames of
     ``envs`` held-out maps, timed back to back: ``latency`` (seconds for one env's decision, the
     mean over the maps one at a time, what an interactive user waits) and ``throughput`` (decisions
     per second with the ``envs`` maps in one call, as ``python -m eval`` plays them). Best of
@@ -120,7 +120,7 @@ def agent_rates(size: int, envs: int, repeats: int = 2) -> dict[str, dict[str, f
 
     path = os.path.join(PRETRAINED_DIR, f"planet_{size}x{size}.pt")
     own = load_agent(path)
-    reference = load_agent(path, cem=replace(own.cem, **REFERENCE_CEM), window=None)
+    reference = load_agent(path, cem=replace(own.cem, **REFERENCE_CEM), window=None, search=None)
     _, state, _ = _planning_problems(size, envs)
     out: dict[str, dict[str, float]] = {}
     with torch.no_grad():
@@ -175,9 +175,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         if os.path.exists(shipped):
             rates, own_agent = agent_rates(size, args.model_envs), load_agent(shipped)
             ref, own, c = rates["reference"], rates["own"], own_agent.cem
+            planner = (
+                f"CEM I={c.iterations}, J={c.candidates}, K={c.elites}"
+                if own_agent.search is None
+                else f"search to depth {own_agent.search}"
+            )
             print(
-                f"  {size}x{size} shipped agent, the reference planner (whole map, I=4, J=200, K=20) against its "
-                f"own (window {own_agent.window}, I={c.iterations}, J={c.candidates}, K={c.elites}): one env "
+                f"  {size}x{size} shipped agent, the reference planner (CEM on the whole map, I=4, J=200, K=20) "
+                f"against its own ({planner}, window {own_agent.window}): one env "
                 f"{ref['latency']:.3f} -> {own['latency']:.3f} s per decision "
                 f"({ref['latency'] / own['latency']:.2f}x); {args.model_envs} batched {ref['throughput']:.2f} -> "
                 f"{own['throughput']:.2f} decisions/s ({own['throughput'] / ref['throughput']:.2f}x)"

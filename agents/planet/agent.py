@@ -18,7 +18,7 @@ import torch
 from agents.evaluation import batch_observation
 from agents.planet.cem import CEMConfig, cem_plan, shifted
 from agents.planet.config import MODELS
-from agents.planet.conv_rssm import ConvRSSM, check_model_settings, check_window
+from agents.planet.conv_rssm import ConvRSSM, check_model_settings, check_search, check_window
 from agents.planet.rssm import RSSM, LatentModel, RSSMState
 from agents.worldmodels.frames import cell_pixels, draw_frames
 from gridworld_env.core import N_ACTIONS
@@ -75,6 +75,9 @@ class PlaNetAgent:
     :param window: local imagination (spatial model only): each imagined move past the first two
         updates the cells within ``window`` of the agent, not the whole map
         (:meth:`agents.planet.conv_rssm.ConvRSSM.imagine_returns`); ``None``: the whole map.
+    :param search: plan by breadth-first search over imagined moves to this depth
+        (:meth:`agents.planet.conv_rssm.ConvRSSM.search`, spatial model only) instead of CEM;
+        ``None``: CEM (``cem``).
     """
 
     def __init__(
@@ -86,13 +89,16 @@ class PlaNetAgent:
         info: dict[str, Any] | None = None,
         discount: float = 1.0,
         window: int | None = None,
+        search: int | None = None,
     ) -> None:
         if not 0 < discount <= 1:
             raise ValueError(f"discount must be in (0, 1], got {discount}")
         check_window(window)
-        if window is not None and not isinstance(model, ConvRSSM):
-            raise ValueError(f"window={window} needs the spatial model (model=conv), not {type(model).__name__}")
-        self.discount, self.window = discount, window
+        check_search(search)
+        for name, value in (("window", window), ("search", search)):
+            if value is not None and not isinstance(model, ConvRSSM):
+                raise ValueError(f"{name}={value} needs the spatial model (model=conv), not {type(model).__name__}")
+        self.discount, self.window, self.search = discount, window, search
         self.model = channels_last(model).eval()
         self.model_args = dict(model_args)
         self.cem, self.seed = cem, seed
@@ -108,10 +114,21 @@ class PlaNetAgent:
         assert isinstance(model, ConvRSSM)
         return lambda s: model.imagine_returns(state, s, self.discount, self.window)
 
+    @property
+    def plan_length(self) -> int:
+        """Moves of the plans :meth:`plan` returns: the search's depth, or CEM's horizon."""
+        return self.cem.horizon if self.search is None else self.search
+
     @torch.no_grad()
     def plan(self, state: RSSMState, previous: torch.Tensor | None = None) -> torch.Tensor:
-        """The best sequences (B, H) CEM finds from the filtered states; ``previous`` (B, H): the
-        plans of the last decision, whose :func:`agents.planet.cem.shifted` rest is a candidate."""
+        """The best sequences (B, :attr:`plan_length`) the planner finds from the filtered states;
+        ``previous`` (B, H): CEM's plans of the last decision, whose
+        :func:`agents.planet.cem.shifted` rest is a candidate (the search needs none)."""
+        if self.search is not None:
+            model = self.model
+            assert isinstance(model, ConvRSSM)
+            path, _, _ = model.search(state, self.search, self.discount, self.window)
+            return path
         seq, _ = cem_plan(
             self._returns_fn(state),
             state.h.shape[0],
@@ -174,7 +191,7 @@ class PlaNetAgent:
             keep = torch.from_numpy(~fresh).view((n,) + (1,) * (filtered.h.dim() - 1))
             filtered = RSSMState(torch.where(keep, cont.h, filtered.h), torch.where(keep, cont.s, filtered.s))
         previous = None  # the continuing episodes' plans warm-start their decisions
-        if state is not None and len(state) > 3 and np.shape(state[3]) == (n, self.cem.horizon):
+        if state is not None and len(state) > 3 and np.shape(state[3]) == (n, self.plan_length):
             previous = torch.tensor(np.asarray(state[3]), dtype=torch.long)  # a copy: the caller's stays
             previous[torch.from_numpy(fresh)] = 0
         plans = self.plan(filtered, previous)
@@ -197,6 +214,7 @@ class PlaNetAgent:
                 "info": self.info,
                 "discount": self.discount,
                 "window": self.window,
+                "search": self.search,
             },
         )
 
@@ -206,10 +224,15 @@ OWN = "own"
 
 
 def load_agent(
-    path: str, cem: CEMConfig | None = None, discount: float | None = None, window: int | None | str = OWN
+    path: str,
+    cem: CEMConfig | None = None,
+    discount: float | None = None,
+    window: int | None | str = OWN,
+    search: int | None | str = OWN,
 ) -> PlaNetAgent:
-    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``, ``discount``, ``window``: other
-    planner settings than its own; ``window=None`` imagines on the whole map).
+    """Read an agent written by :meth:`PlaNetAgent.save` (``cem``, ``discount``, ``window``,
+    ``search``: other planner settings than its own; ``window=None`` imagines on the whole map,
+    ``search=None`` plans with CEM).
 
     :raises FileNotFoundError: no file there. :raises ValueError: not such an agent, or damaged.
     """
@@ -227,6 +250,7 @@ def load_agent(
     if discount is None:
         discount = float(state.get("discount", 1.0))
     own = state.get("window")  # files from before local imagination: the whole map
+    own_search = state.get("search")  # files from before the search: CEM
     return PlaNetAgent(
         model,
         args,
@@ -235,4 +259,5 @@ def load_agent(
         state.get("info"),
         discount,
         own if window == OWN else window,  # type: ignore[arg-type]
+        own_search if search == OWN else search,  # type: ignore[arg-type]
     )

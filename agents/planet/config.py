@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.planet.cem import CEMConfig
-from agents.planet.conv_rssm import check_model_settings, check_window
+from agents.planet.conv_rssm import check_model_settings, check_search, check_window
 from agents.training.config import check_choice, check_positive, check_types
 from gridworld_env import env_size
 
@@ -105,6 +105,11 @@ class PlaNetConfig:
     """Local imagination (``model=conv``): imagined moves after the first two update the cells
     within ``window`` of the agent only (:meth:`agents.planet.conv_rssm.ConvRSSM.imagine_returns`);
     ``None``: the whole map."""
+    search: int | None = None
+    """Plan by breadth-first search over imagined moves to this depth instead of CEM (``model=conv``;
+    :meth:`agents.planet.conv_rssm.ConvRSSM.search`): imagined states that put the agent on the same
+    cell are merged, so it imagines at most the actions times the reachable cells; the CEM
+    settings above then go unused. ``None``: CEM."""
     eval_every: int = 5
     """Cycles between validation scores (success on held-out validation maps)."""
     eval_maps: int = 200
@@ -152,8 +157,12 @@ class PlaNetConfig:
         if not 0 < self.kl_balance < 1:
             raise ValueError(f"kl_balance must be in (0, 1), got {self.kl_balance}")
         check_window(self.window)
-        if self.window is not None and self.model != "conv":
-            raise ValueError(f"window={self.window} needs the spatial model (model=conv), not model={self.model!r}")
+        check_search(self.search)
+        for name in ("window", "search"):
+            if getattr(self, name) is not None and self.model != "conv":
+                raise ValueError(
+                    f"{name}={getattr(self, name)} needs the spatial model (model=conv), not model={self.model!r}"
+                )
         self.cem()
 
     def cem(self) -> CEMConfig:

@@ -41,7 +41,7 @@ What each choice changed is measured in docs/agents/planet.md with
 
 from __future__ import annotations
 
-from typing import cast
+from typing import NamedTuple, cast
 
 import torch
 from torch import nn
@@ -85,6 +85,25 @@ def check_window(window: object) -> None:
     """``ValueError`` unless ``window`` (of local imagination) is ``None`` or a positive number of cells."""
     if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
         raise ValueError(f"window must be a positive number of cells or None, got {window!r}")
+
+
+def check_search(depth: object) -> None:
+    """``ValueError`` unless ``depth`` (of :meth:`ConvRSSM.search`) is ``None`` or a positive number of moves."""
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
+        raise ValueError(f"search depth must be a positive number of moves or None, got {depth!r}")
+
+
+class _Imagination(NamedTuple):
+    """The weights of imagination (:meth:`ConvRSSM._imagination_weights`) and the action maps as
+    rows per (action, cell)."""
+
+    weights: torch.Tensor
+    maps: torch.Tensor
+    maps_rows: torch.Tensor
+    first: torch.Tensor
+    first_bias: torch.Tensor
+    second: torch.Tensor
+    second_bias: torch.Tensor
 
 
 def _per_cell(inp: int, hidden: int, out: int) -> nn.Sequential:
@@ -290,25 +309,103 @@ class ConvRSSM(LatentModel):
             [self._imagine_tree(feats[i : i + per], sequences[i : i + per], discount, window) for i in range(0, b, per)]
         )
 
+    def _imagination_setup(self, feats: torch.Tensor, read: bool) -> tuple[_Imagination, torch.Tensor, torch.Tensor]:
+        """The weights of :meth:`_moves`, and the roots' cells (rows of features with the
+        convolution's zero border) and read-outs per cell (only a window reads the latter)."""
+        weights, maps, first, first_bias, second, second_bias = self._imagination_weights()
+        n = self.size
+        maps_rows = maps.permute(0, 2, 3, 1).reshape(N_ACTIONS * n * n, -1)  # (action, cell) -> hidden
+        w = _Imagination(weights, maps, maps_rows, first, first_bias, second, second_bias)
+        cells = nn.functional.pad(feats.permute(0, 2, 3, 1), (0, 0, 1, 1, 1, 1)).contiguous()
+        heads = self._heads(w, feats).permute(0, 2, 3, 1).contiguous() if read else feats.new_empty(0)
+        return w, cells, heads
+
+    @staticmethod
+    def _heads(w: _Imagination, f: torch.Tensor) -> torch.Tensor:
+        """(B, 3, n, m): reward, end and agent logit per cell of the features ``f``."""
+        hid = nn.functional.elu(nn.functional.conv2d(f, w.first, w.first_bias))
+        return nn.functional.conv2d(hid, w.second, w.second_bias, groups=3)
+
+    def _moves(
+        self,
+        w: _Imagination,
+        cells: torch.Tensor,
+        heads: torch.Tensor,
+        parent: torch.Tensor,
+        action: torch.Tensor,
+        window: int | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One imagined move for each ``(parent, action)`` pair (sorted by action).
+
+        :param cells: (P, n + 2, n + 2, F) the parents' cells. :param heads: (P, n, n, 3) their
+            read-outs (read with a ``window`` only).
+        :param window: update the ``2 * window + 1`` square around each parent's agent cell only.
+        :return: the updated cells' features (M, F, side, side), where they go (M, side * side)
+            rows of the cells with border (for the whole map, ``side = n``) and the children's
+            read-outs per cell (M, n, n, 3): the square's new ones over the parent's.
+        """
+        n, dev = self.size, cells.device
+        m, width, wide = parent.shape[0], cells.shape[-1], (n + 2) ** 2
+        counts = torch.bincount(action, minlength=N_ACTIONS).tolist()
+        local = window is not None
+        if window is not None:  # each pair's square around the parent's agent cell, with its one-cell border
+            side = min(2 * window + 1, n)
+            cell = heads[..., 2].flatten(1).argmax(1)[parent]
+            top = (cell // n - window).clamp(0, n - side)
+            left = (cell % n - window).clamp(0, n - side)
+            span = torch.arange(side + 2, device=dev)
+            at = (top[:, None, None] + span[:, None]) * (n + 2) + left[:, None, None] + span  # (m, side+2, side+2)
+            joined = cells.view(-1, width)[(at + parent[:, None, None] * wide).flatten()]
+            joined = joined.view(m, side + 2, side + 2, width).permute(0, 3, 1, 2)
+            place = at[:, 1:-1, 1:-1].reshape(m, -1)  # the square's own cells, rows of one state
+            inner_map = ((top[:, None, None] + span[:-2, None]) * n + left[:, None, None] + span[:-2]).view(m, -1)
+            act_maps = w.maps_rows[(action[:, None] * n * n + inner_map).flatten()]
+            act_maps = act_maps.view(m, side, side, -1).permute(0, 3, 1, 2)
+        else:
+            side = n
+            joined = cells[parent].permute(0, 3, 1, 2)
+            whole = torch.arange(1, n + 1, device=dev)
+            place = (whole[:, None] * (n + 2) + whole).flatten()[None].expand(m, -1)
+        parts, start = [], 0
+        for a, count in enumerate(counts):
+            if count:
+                part = nn.functional.conv2d(joined[start : start + count], w.weights[a])
+                parts.append(part + (act_maps[start : start + count] if local else w.maps[a]))
+                start += count
+        x = nn.functional.elu(torch.cat(parts))
+        gru = joined[:, : self.deter, 1:-1, 1:-1]
+        z, c = self.gates(torch.cat([x, gru], 1)).chunk(2, 1)
+        z = torch.sigmoid(z)
+        gru = (1 - z) * gru + z * torch.tanh(c)
+        s = self._point(self.prior_net(torch.cat([gru, x], 1)))
+        new = torch.cat([gru, x, s], 1)
+        out = self._heads(w, new).permute(0, 2, 3, 1)
+        if local:
+            heads = heads[parent]
+            heads.view(-1, 3)[(inner_map + torch.arange(m, device=dev)[:, None] * n * n).flatten()] = out.reshape(-1, 3)
+        else:
+            heads = out.contiguous()
+        return new, place, heads
+
+    @staticmethod
+    def _children_cells(
+        cells: torch.Tensor, parent: torch.Tensor, new: torch.Tensor, place: torch.Tensor, local: bool
+    ) -> torch.Tensor:
+        """The children's cells: their parents' (for a window; the whole map's new cells need no
+        copy) with the updated ``new`` cells put at ``place`` (see :meth:`_moves`)."""
+        m, width = new.shape[0], cells.shape[-1]
+        out = cells[parent] if local else cells.new_zeros(m, *cells.shape[1:])
+        rows = (place + torch.arange(m, device=cells.device)[:, None] * cells[0, ..., 0].numel()).flatten()
+        out.view(-1, width)[rows] = new.permute(0, 2, 3, 1).reshape(-1, width)
+        return out
+
     def _imagine_tree(
         self, feats: torch.Tensor, sequences: torch.Tensor, discount: float, window: int | None
     ) -> torch.Tensor:
         b, j, horizon = sequences.shape
-        n, dev = self.size, feats.device
+        dev = feats.device
         seq = sequences.reshape(b * j, horizon)
-        weights, maps, first, first_bias, second, second_bias = self._imagination_weights()
-        maps_rows = maps.permute(0, 2, 3, 1).reshape(N_ACTIONS * n * n, -1)  # (action, cell) -> hidden
-
-        def heads_of(f: torch.Tensor) -> torch.Tensor:  # (B, 3, n, m): reward, end, agent logit per cell
-            hid = nn.functional.elu(nn.functional.conv2d(f, first, first_bias))
-            return nn.functional.conv2d(hid, second, second_bias, groups=3)
-
-        # Each state's cells in rows of features (cells with a zero border, the convolution's
-        # padding), and its read-outs per cell: a square of cells is a gather of rows
-        cells = nn.functional.pad(feats.permute(0, 2, 3, 1), (0, 0, 1, 1, 1, 1)).contiguous()
-        width, wide = cells.shape[-1], (n + 2) ** 2
-        # (B, n, n, 3); only a window reads the roots' (where the agent is, the cells it keeps)
-        heads = heads_of(feats).permute(0, 2, 3, 1).contiguous() if window is not None else feats.new_empty(0)
+        w, cells, heads = self._imagination_setup(feats, window is not None)
         node = torch.arange(b, device=dev).repeat_interleave(j)  # each candidate's state now
         nodes = b
         alive = torch.ones(b, device=dev)
@@ -316,61 +413,114 @@ class ConvRSSM(LatentModel):
         for t in range(horizon):
             pairs, node = torch.unique(seq[:, t] * nodes + node, return_inverse=True)
             action, parent = pairs // nodes, pairs % nodes
-            counts = torch.bincount(action, minlength=N_ACTIONS).tolist()
-            m = pairs.shape[0]
             local = window is not None and t >= self.WHOLE_MAP_MOVES
-            last = t == horizon - 1  # no child reads the last states' cells: a square reads its parent's
-            copy = not (local and last)
-            src = cells[parent] if copy else cells  # the parents' cells, which the children's overwrite
-            if local:  # each pair's square around the parent's agent cell, with its one-cell border
-                assert window is not None
-                side = min(2 * window + 1, n)
-                cell = heads[..., 2].flatten(1).argmax(1)[parent]
-                top = (cell // n - window).clamp(0, n - side)
-                left = (cell % n - window).clamp(0, n - side)
-                span = torch.arange(side + 2, device=dev)
-                at = (top[:, None, None] + span[:, None]) * (n + 2) + left[:, None, None] + span
-                at = at + (torch.arange(m, device=dev) if copy else parent)[:, None, None] * wide  # (m, side+2, side+2)
-                joined = src.view(-1, width)[at.flatten()].view(m, side + 2, side + 2, width).permute(0, 3, 1, 2)
-                inner = at[:, 1:-1, 1:-1].flatten()  # rows of the square's own cells
-                inner_map = ((top[:, None, None] + span[:-2, None]) * n + left[:, None, None] + span[:-2]).flatten()
-                act_maps = maps_rows[(action[:, None] * n * n + inner_map.view(m, -1)).flatten()]
-                act_maps = act_maps.view(m, side, side, -1).permute(0, 3, 1, 2)
-            else:
-                side = n
-                joined = src.permute(0, 3, 1, 2)
-            parts, start = [], 0
-            for a, count in enumerate(counts):
-                if count:
-                    part = nn.functional.conv2d(joined[start : start + count], weights[a])
-                    parts.append(part + (act_maps[start : start + count] if local else maps[a]))
-                    start += count
-            x = nn.functional.elu(torch.cat(parts))
-            gru = joined[:, : self.deter, 1:-1, 1:-1]
-            z, c = self.gates(torch.cat([x, gru], 1)).chunk(2, 1)
-            z = torch.sigmoid(z)
-            gru = (1 - z) * gru + z * torch.tanh(c)
-            s = self._point(self.prior_net(torch.cat([gru, x], 1)))
-            new = torch.cat([gru, x, s], 1)
-            out = heads_of(new).permute(0, 2, 3, 1)
-            if local:  # the square's new cells over copies of the parents'
-                if not last:
-                    src.view(-1, width)[inner] = new.permute(0, 2, 3, 1).reshape(-1, width)
-                heads = heads[parent]
-                heads.view(-1, 3)[inner_map + torch.arange(m, device=dev).repeat_interleave(side * side) * n * n] = (
-                    out.reshape(-1, 3)
-                )
-            else:
-                if not last:
-                    src[:, 1:-1, 1:-1] = new.permute(0, 2, 3, 1)
-                heads = out.contiguous()
-            cells = src
-            value, end, agent = heads.flatten(1, 2).unbind(-1)
-            att = agent.softmax(-1)
-            total = total[parent] + discount**t * alive[parent] * ((att * value).sum(-1) + self.reward_bias)
-            alive = alive[parent] * (1 - torch.sigmoid((att * end).sum(-1) + self.end_bias))
-            nodes = m
+            new, place, heads = self._moves(w, cells, heads, parent, action, window if local else None)
+            if t < horizon - 1:  # no child reads the last states' cells
+                cells = self._children_cells(cells, parent, new, place, local)
+            total, alive = self._accumulate(heads, total[parent], alive[parent], discount**t)
+            nodes = pairs.shape[0]
         return total[node].view(b, j)
+
+    @torch.no_grad()
+    def search(
+        self,
+        state: RSSMState,
+        depth: int,
+        discount: float = 1.0,
+        window: int | None = None,
+        end: float = 0.5,
+        top_reward: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Plan by breadth-first search over imagined moves: each problem's state is expanded by
+        every action, then every child by every action, up to ``depth`` moves; children that put
+        the agent (the attention's peak) on a cell already reached are merged into the best of
+        them, those on a cell reached by fewer moves dropped, and those whose episode has ended
+        (probability above ``end``) not expanded. So the number of imagined states is bounded by
+        the actions times the cells the agent can reach, however deep the search. A problem stops
+        once no deeper path can beat its best: when the best return exceeds ``discount ** t``
+        times the largest reward of one move (``top_reward``, the env's goal reward, or the largest
+        the model imagined if that is more); so a near goal is found cheaply.
+
+        The planner is given that the agent's cell is what tells imagined states apart (the map
+        does not change); CEM (:meth:`imagine_returns`) is not.
+
+        :return: (B, depth) the best imagined path of each problem (highest discounted return; its
+            moves after the path's end are 0), (B,) its length and (B,) its return.
+        """
+        check_window(window)
+        if depth is None:
+            raise ValueError("search depth must be a positive number of moves, got None")
+        check_search(depth)
+        feats, per = state.features(), self.SEARCH_PROBLEMS
+        parts = [
+            self._search(feats[i : i + per], depth, discount, window, end, top_reward)
+            for i in range(0, feats.shape[0], per)
+        ]
+        path, length, best = zip(*parts)
+        return torch.cat(path), torch.cat(length), torch.cat(best)
+
+    #: Problems searched at once by :meth:`search` at most (their imagined states are held together).
+    SEARCH_PROBLEMS = 16
+
+    def _search(
+        self, feats: torch.Tensor, depth: int, discount: float, window: int | None, end: float, top_reward: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, dev = feats.shape[0], self.size, feats.device
+        w, cells, heads = self._imagination_setup(feats, True)
+        visited = torch.zeros(b * n * n, dtype=torch.bool, device=dev)
+        visited[torch.arange(b, device=dev) * n * n + heads[..., 2].flatten(1).argmax(1)] = True
+        problem = torch.arange(b, device=dev)
+        total, alive = torch.zeros(b, device=dev), torch.ones(b, device=dev)
+        paths = torch.zeros(b, 0, dtype=torch.long, device=dev)
+        best, best_path = torch.full((b,), -torch.inf, device=dev), torch.zeros(b, depth, dtype=torch.long, device=dev)
+        length = torch.zeros(b, dtype=torch.long, device=dev)
+        top = torch.full((b,), float(top_reward), device=dev)
+        for t in range(depth):
+            p = problem.shape[0]
+            if p == 0:
+                break
+            action = torch.arange(N_ACTIONS, device=dev).repeat_interleave(p)
+            parent = torch.arange(p, device=dev).repeat(N_ACTIONS)
+            local = window is not None and t >= self.WHOLE_MAP_MOVES
+            new, place, heads = self._moves(w, cells, heads, parent, action, window if local else None)
+            ret, live = self._accumulate(heads, total[parent], alive[parent], discount**t)
+            owner, path = problem[parent], torch.cat([paths[parent], action[:, None]], 1)
+            # the best child of each problem (the first in order on ties)
+            high = torch.full((b,), -torch.inf, device=dev).scatter_reduce(0, owner, ret, "amax")
+            order = torch.arange(ret.shape[0], device=dev)
+            hit = torch.where(ret == high[owner], order, ret.shape[0])
+            pick = torch.full((b,), ret.shape[0], device=dev).scatter_reduce(0, owner, hit, "amin")
+            better = (high > best) & (pick < ret.shape[0])
+            best = torch.where(better, high, best)
+            best_path[better, : t + 1] = path[pick[better]]
+            length = torch.where(better, t + 1, length)
+            gain = (ret - total[parent]) / discount**t  # each move's own reward
+            top = top.scatter_reduce(0, owner, gain.masked_fill(alive[parent] <= 1 - end, -torch.inf), "amax")
+            done = best > discount ** (t + 1) * top
+            if t == depth - 1:
+                break
+            key = owner * n * n + heads[..., 2].flatten(1).argmax(1)
+            open_ = torch.nonzero(~visited[key] & (live > 1 - end) & ~done[owner]).squeeze(1)
+            open_ = open_[ret[open_].argsort(descending=True, stable=True)]  # the best child per cell first
+            cell_keys, inverse = torch.unique(key[open_], return_inverse=True)
+            slot = torch.full((cell_keys.shape[0],), open_.shape[0], device=dev)
+            keep = open_[slot.scatter_reduce(0, inverse, torch.arange(open_.shape[0], device=dev), "amin")]
+            visited[key[keep]] = True
+            cells = self._children_cells(cells, parent[keep], new[keep], place[keep], local)
+            heads = heads[keep]
+            problem, total, alive, paths = owner[keep], ret[keep], live[keep], path[keep]
+        return best_path, length, best
+
+    def _accumulate(
+        self, heads: torch.Tensor, total: torch.Tensor, alive: torch.Tensor, weight: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The return so far and the probability that the episode goes on, after a move whose
+        read-outs are ``heads`` (M, n, n, 3): its reward at the agent's cell, times ``weight``
+        and the probability that the episode had not ended before it, is added."""
+        value, end, agent = heads.flatten(1, 2).unbind(-1)
+        att = agent.softmax(-1)
+        total = total + weight * alive * ((att * value).sum(-1) + self.reward_bias)
+        return total, alive * (1 - torch.sigmoid((att * end).sum(-1) + self.end_bias))
 
     def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> Distribution:
         return self._dist(self.post_net(embed if self.frame_posterior else torch.cat([h, embed], 1)))

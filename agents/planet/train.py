@@ -40,6 +40,9 @@ _RUN_FORMAT = "vingrid-planetrun-checkpoint-v1"
 
 #: Settings a resumed run may change.
 RESUMABLE = ("threads", "cycles", "eval_every", "eval_maps")
+#: The planner's settings: a resumed run may change them too if it collects no episodes with the
+#: planner (then the planner scores validation only and training never sees it).
+PLANNER = ("horizon", "iterations", "candidates", "elites", "repeat", "discount", "window", "search")
 
 #: ``on_cycle(cycle, record)`` after each cycle's checkpoint (raising stops the run there).
 CycleHook = Callable[[int, dict[str, float]], None]
@@ -64,7 +67,7 @@ def planner_chooser(agent: PlaNetAgent, images: torch.Tensor, explore: float, rn
     """A :data:`agents.planet.data.Chooser` planning on the model from each episode's current frame
     (the env is Markov: one frame is the whole state), with ``explore`` random actions; each
     episode's last plan warm-starts its next decision (:meth:`PlaNetAgent.plan`)."""
-    plans = torch.zeros(images.shape[0], agent.cem.horizon, dtype=torch.long)
+    plans = torch.zeros(images.shape[0], agent.plan_length, dtype=torch.long)
 
     def choose(maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         pos = torch.from_numpy(np.stack([rows, cols], 1).astype(np.int64))
@@ -148,7 +151,9 @@ class _Run:
         self.seconds = float(state.get("seconds", 0.0))  # runs before it was recorded: 0
 
     def agent(self, cfg: PlaNetConfig) -> PlaNetAgent:
-        agent = PlaNetAgent(self.model, model_args(cfg), cfg.cem(), cfg.seed, self.info(cfg), cfg.discount, cfg.window)
+        agent = PlaNetAgent(
+            self.model, model_args(cfg), cfg.cem(), cfg.seed, self.info(cfg), cfg.discount, cfg.window, cfg.search
+        )
         agent.generator = self.planner_gen
         return agent
 
@@ -204,9 +209,11 @@ class _Run:
 
 
 def check_resume(stored: dict[str, Any], cfg: PlaNetConfig) -> None:
-    """``ValueError`` naming the settings that differ from the stored run's (but :data:`RESUMABLE`)."""
+    """``ValueError`` naming the settings that differ from the stored run's (but :data:`RESUMABLE`,
+    and :data:`PLANNER` for a run that collects no episodes with the planner)."""
     now, stored = dataclasses.asdict(cfg), with_defaults(PlaNetConfig, stored)  # added settings had their defaults
-    changed = [k for k in now if k not in RESUMABLE and stored.get(k) != now[k]]
+    free = RESUMABLE + (PLANNER if cfg.collect_episodes == 0 == stored.get("collect_episodes") else ())
+    changed = [k for k in now if k not in free and stored.get(k) != now[k]]
     if changed:
         raise ValueError(
             "--resume needs the stored run's settings; changed: "
