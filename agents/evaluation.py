@@ -245,11 +245,35 @@ def predict_act_fn(model: Any, ep: Episodes, deterministic: bool = True) -> ActF
     """An :data:`ActFn` for any agent with SB3's ``predict(obs, state, episode_start, deterministic)``,
     carrying each episode's state (an RNN's, for one) from step to step: for agents with memory,
     scored with ``evaluate_act_fn(..., accuracy=False)``."""
-    images = observation_images(ep.obstacles, ep.goals)
-    states: dict[int, Any] = {}
+    return StatefulActor(model, ep, deterministic)
 
-    def act(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        obs = {"image": images[m], "position": np.stack([r, c], axis=1).astype(np.int64)}
+
+class StatefulActor:
+    """:func:`predict_act_fn`'s :data:`ActFn`: it keeps each episode's ``predict`` state between calls.
+
+    :param taken: maps the agent's actions and the episodes' indices to the actions the caller
+        will take, and writes those into each episode's state with :attr:`last_action_index`
+        (for exploration noise; ``None``: the agent's actions are taken).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        ep: Episodes,
+        deterministic: bool = True,
+        taken: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        last_action_index: int | None = None,
+    ) -> None:
+        if taken is not None and last_action_index is None:
+            raise ValueError("taken actions need last_action_index: where the agent's state keeps its last action")
+        self.model, self.deterministic = model, deterministic
+        self.taken, self.last_action_index = taken, last_action_index
+        self.images = observation_images(ep.obstacles, ep.goals)
+        self.states: dict[int, Any] = {}
+
+    def __call__(self, m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        states = self.states
+        obs = {"image": self.images[m], "position": np.stack([r, c], axis=1).astype(np.int64)}
         known = [int(i) in states for i in m]
         if any(known):
             template = next(states[int(i)] for i in m if int(i) in states)
@@ -259,13 +283,20 @@ def predict_act_fn(model: Any, ep: Episodes, deterministic: bool = True) -> ActF
             )
         else:
             state = None
-        actions, new = model.predict(obs, state, np.array([not k for k in known]), deterministic)
+        actions, new = self.model.predict(obs, state, np.array([not k for k in known]), self.deterministic)
+        actions = np.asarray(actions)
+        if self.taken is not None:
+            actions = self.taken(actions, m)
         if new is not None:
             for j, i in enumerate(m.tolist()):
-                states[i] = tuple(part[j] for part in new)
-        return np.asarray(actions)
-
-    return act
+                parts = [part[j] for part in new]
+                if self.taken is not None:
+                    assert self.last_action_index is not None
+                    parts[self.last_action_index] = np.asarray(
+                        actions[j], dtype=np.asarray(parts[self.last_action_index]).dtype
+                    )
+                states[i] = tuple(parts)
+        return actions
 
 
 def evaluate_policy_on_maps(

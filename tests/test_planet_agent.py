@@ -532,3 +532,30 @@ def test_the_open_loop_check_scores_a_perfect_model_perfectly_and_an_untrained_o
     torch.manual_seed(0)
     untrained = open_loop_check(ConvRSSM(3, 8, latent="categorical"), data)
     assert max(untrained["agent"]) < 0.5 and min(untrained["reward_mse"]) > 0.01
+
+
+def test_a_stateful_actor_carries_each_episodes_state_and_the_action_taken():
+    """The evaluation's actor keeps each episode's ``predict`` state between calls, starts an episode
+    it has not seen afresh, and with exploration writes the action actually taken into the state
+    (so PlaNet's data collection filters its frames with the moves that were made)."""
+    from agents.evaluation import StatefulActor, held_out_episodes
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def predict(self, obs, state, episode_start, deterministic):
+            n = obs["position"].shape[0]
+            self.calls.append((None if state is None else [np.array(p) for p in state], episode_start.copy()))
+            count = np.zeros(n) if state is None else np.where(episode_start, 0, state[0] + 1)
+            return np.full(n, 3), (count, np.full(n, 3))
+
+    ep = held_out_episodes(8, 3)
+    agent = Recorder()
+    flip = StatefulActor(agent, ep, taken=lambda a, m: np.where(m == 1, 5, a), last_action_index=1)
+    assert flip(np.arange(3), ep.starts[:, 0], ep.starts[:, 1]).tolist() == [3, 5, 3]
+    flip(np.array([1, 2]), ep.starts[1:, 0], ep.starts[1:, 1])
+    state, start = agent.calls[-1]
+    assert start.tolist() == [False, False] and state[0].tolist() == [0, 0] and state[1].tolist() == [5, 3]
+    with pytest.raises(ValueError, match="last_action_index"):
+        StatefulActor(agent, ep, taken=lambda a, m: a)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, predict_act_fn
+from agents.evaluation import VAL_SEED, StatefulActor, evaluate_act_fn, held_out_episodes, predict_act_fn
 from agents.planet.agent import PlaNetAgent, build_model
 from agents.planet.config import PlaNetConfig
 from agents.planet.data import ReplayBuffer, play_episodes, random_chooser, to_tensors, training_maps
@@ -33,7 +33,8 @@ from agents.planet.diagnostics import open_loop_check
 from agents.planet.rssm import LatentModel, rssm_loss
 from agents.training.checkpoints import load_state, prepare_run_dir, save_state
 from agents.training.config import with_defaults
-from gridworld_env.core import N_ACTIONS, observation_images
+from gridworld_env.core import N_ACTIONS
+from gridworld_env.maps import Episodes
 
 #: Format name of a run's checkpoint (the agent's own is :data:`agents.planet.agent.AGENT_FORMAT`).
 _RUN_FORMAT = "vingrid-planetrun-checkpoint-v1"
@@ -63,30 +64,24 @@ def model_args(cfg: PlaNetConfig) -> dict[str, Any]:
     }
 
 
-def planner_chooser(agent: PlaNetAgent, images: torch.Tensor, explore: float, rng: np.random.Generator) -> Any:
-    """A :data:`agents.planet.data.Chooser` planning on the model from each episode's current frame
-    (the env is Markov: one frame is the whole state), with ``explore`` random actions; each
-    episode's last plan warm-starts its next decision (:meth:`PlaNetAgent.plan`)."""
-    plans = torch.zeros(images.shape[0], agent.plan_length, dtype=torch.long)
+def planner_chooser(agent: PlaNetAgent, ep: Episodes, explore: float, rng: np.random.Generator) -> Any:
+    """A :data:`agents.planet.data.Chooser` that plays the agent as ``python -m eval`` does (through
+    :meth:`PlaNetAgent.predict`, the model state carried from move to move), with ``explore``
+    random actions in place of the planner's; the model state is updated with the action taken."""
 
-    def choose(maps: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        pos = torch.from_numpy(np.stack([rows, cols], 1).astype(np.int64))
-        index = torch.from_numpy(maps.astype(np.int64))
-        actions, _, plans[index] = agent.act(images[maps], pos, None, None, plans[index])
-        out = actions.numpy()
+    def taken(actions: np.ndarray, maps: np.ndarray) -> np.ndarray:
         noise = rng.random(maps.shape[0]) < explore
-        return np.where(noise, rng.integers(0, N_ACTIONS, size=maps.shape[0]), out)
+        return np.where(noise, rng.integers(0, N_ACTIONS, size=maps.shape[0]), actions)
 
-    return choose
+    return StatefulActor(agent, ep, taken=taken, last_action_index=2)
 
 
 def validation_success(agent: PlaNetAgent, size: int, maps: int) -> float:
     """Success rate of the agent on the first ``maps`` validation maps, played as ``python -m eval``
     plays the test maps: through :meth:`PlaNetAgent.predict`, which filters each episode's frames
-    into the model's state step after step. (Planning from each frame filtered alone, as
-    :func:`planner_chooser` does, puts the model in states that training never gave it after the
-    first step: the 8x8 agent scored 91.0 % so against 97.5 % by ``predict`` on the same 200 maps,
-    docs/agents/planet.md.)"""
+    into the model's state step after step. (Planning from each frame filtered alone puts the model
+    in states that training never gave it after the first step: the 8x8 agent scored 91.0 % so
+    against 97.5 % by ``predict`` on the same 200 maps, docs/agents/planet.md.)"""
     ep = held_out_episodes(size, maps, seed=VAL_SEED)
     return evaluate_act_fn(predict_act_fn(agent, ep), ep, accuracy=False).success_rate
 
@@ -170,9 +165,8 @@ class _Run:
         ep = training_maps(cfg.size, cfg.seed, self.maps_used, episodes)
         self.maps_used += episodes
         if planner:
-            images = torch.from_numpy(observation_images(ep.obstacles, ep.goals, np.float32))
             self.model.eval()
-            choose = planner_chooser(self.agent(cfg), images, cfg.explore, self.rng)
+            choose = planner_chooser(self.agent(cfg), ep, cfg.explore, self.rng)
         else:
             choose = random_chooser(self.rng)
         self.buffer.add(ep, play_episodes(ep, choose, cfg.episode_steps + 1))
