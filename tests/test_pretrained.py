@@ -191,7 +191,7 @@ def test_shipped_planet_agent_loads_says_what_it_cost_and_plans(name):
     assert env_id == f"VINGrid-{agent.size}x{agent.size}-v0" and agent.info["env_steps"] > 0
     obs, _ = gym.make(env_id).reset(seed=0)
     action, state = agent.predict(obs, deterministic=True)
-    assert 0 <= int(action) < 8 and state[3].shape == (1, agent.cem.horizon)
+    assert 0 <= int(action) < 8 and state[3].shape == (1, agent.plan_length)
 
 
 @pytest.mark.parametrize("name", PLANET)
