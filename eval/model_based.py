@@ -87,7 +87,7 @@ def model_based_table(
     """The header and rows of the table (see the module docstring).
 
     :param cache: a JSON file of success rates already measured, keyed by the agent file's
-        SHA-256, the size and the number of maps (a PlaNet row costs ~25 min); new ones are added.
+        SHA-256, the size and the number of maps (a 16x16 PlaNet row costs minutes); new ones are added.
     """
     from agents.evaluation import evaluate_agent_on_maps, evaluate_policy_on_maps
     from agents.zoo import load_model
@@ -127,7 +127,7 @@ def model_based_table(
         (wm_z, "World Models: C on z only (no M)"),
         *((runs, f"World Models: {name}") for name, runs in (wm_rows or [])),
         (wm_pixels or {}, "World Models on pixel frames (64x64 RGB): C on [z, h]"),
-        (planet or {}, "PlaNet: spatial RSSM + CEM (learns from random-action episodes)"),
+        (planet or {}, "PlaNet: spatial RSSM, search in it (learns from random-action episodes)"),
     ):
         if not runs and not label.startswith("World Models:"):
             continue
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--planet",
         nargs="*",
         metavar="SIZE=PATH",
-        help="PlaNet agents (default: none; a 1,000-map 8x8 row takes ~25 min)",
+        help="PlaNet agents (default: none; a 1,000-map 16x16 row takes ~5 min)",
     )
     parser.add_argument(
         "--curve-ppo", nargs="*", default=[], metavar="NAME=RUN", help="8x8 PPO run folders with evaluations"
