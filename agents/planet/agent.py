@@ -139,21 +139,6 @@ class PlaNetAgent:
         )
         return seq
 
-    @torch.no_grad()
-    def act(
-        self,
-        images: torch.Tensor,
-        positions: torch.Tensor,
-        state: RSSMState | None,
-        last: torch.Tensor | None,
-        previous: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, RSSMState, torch.Tensor]:
-        """Actions for a batch of observations, the filtered state they were planned from, and the
-        plans (B, H) they begin (``previous``: the last decision's plans, see :meth:`plan`)."""
-        filtered = self.model.update(state, last, draw_frames(images, positions, self.frame))
-        plans = self.plan(filtered, previous)
-        return plans[:, 0], filtered, plans
-
     def predict(
         self,
         observation: dict[str, np.ndarray],
