@@ -5,6 +5,7 @@
                                [--wm-pixels 8=runs/wm8_pixels] [--planet 8=runs/planet8]
                                [--curve-ppo VIN=runs/ppo_vin8 CNN=runs/ppo_cnn8]
                                [--curve-planet runs/p500 runs/p1000 ...] [--curve-episodes 200]
+                               [--curve-size 8] [--keep-efficiency]
                                [--episodes 1000] [--out results/model_based.md] [--overwrite] [--no-progress]
 
 Success on the same held-out test maps (env seeds from 10^9, paper protocol) for each size, and
@@ -19,10 +20,11 @@ uniform random actions are the floor. Sizes without an agent show "-". Each ``--
 World Models row of its own label (a design choice measured beside the shipped recipe). Agents
 that recorded their training's wall time (``info["train_seconds"]``) show it in minutes.
 
-With ``--curve-ppo`` and ``--curve-planet`` (8x8 run folders) the page gets a data-efficiency
-section, success against env steps, and its plot beside the page (``model_based.png`` for
-``model_based.md``): :mod:`eval.data_efficiency`. Without them, ``--keep-efficiency`` carries the
-existing page's section over unchanged, under the command that made it. ``--cache FILE`` keeps
+With ``--curve-ppo`` and ``--curve-planet`` (run folders of ``--curve-size`` maps, default 8) the
+page gets a data-efficiency section for that size, success against env steps, and its plot beside
+the page (``model_based.png`` for 8x8, ``model_based_16x16.png`` for 16x16):
+:mod:`eval.data_efficiency`. ``--keep-efficiency`` carries the existing page's sections over
+unchanged, each under the command that made it (all but the size made anew). ``--cache FILE`` keeps
 the success rates measured (by agent file content, size and number of maps), so a later call
 re-scores only agents it has not seen.
 """
@@ -176,6 +178,13 @@ def _named(item: str, flag: str) -> tuple[str, str]:
     return name, path
 
 
+def efficiency_png(out: str, size: int) -> str:
+    """The plot of the ``size`` data-efficiency section beside the page ``out``: ``model_based.png``
+    for 8x8 (the page's first plot), ``model_based_16x16.png`` for 16x16."""
+    base = os.path.splitext(out)[0]
+    return f"{base}.png" if size == 8 else f"{base}_{size}x{size}.png"
+
+
 def efficiency(
     ppo_runs: list[tuple[str, str]],
     planet_runs: list[str],
@@ -183,32 +192,36 @@ def efficiency(
     episodes: int,
     out: str,
     progress: bool = False,
+    size: int = 8,
 ) -> str:
-    """The data-efficiency section (:mod:`eval.data_efficiency`); draws the plot beside ``out``."""
+    """The data-efficiency section of ``size x size`` maps (:mod:`eval.data_efficiency`); draws
+    its plot beside ``out`` (:func:`efficiency_png`)."""
     from eval import data_efficiency as de
 
     curves = [de.ppo_curve(f"PPO-{name}", path) for name, path in ppo_runs]
     if planet_runs:
         curves.append(
-            de.agent_points("PlaNet (runs of more or fewer seed episodes)", planet_runs, 8, episodes, progress)
+            de.agent_points("PlaNet (runs of more or fewer seed episodes)", planet_runs, size, episodes, progress)
         )
     if wm_agent is not None:
-        curves.append(de.agent_points("World Models ([z, h])", [wm_agent], 8, episodes, progress))
-    png = os.path.splitext(out)[0] + ".png"
-    floor = random_success(8, episodes)
-    de.plot_efficiency(curves, floor, png)
-    return de.efficiency_section(curves, floor, png)
+        curves.append(de.agent_points("World Models ([z, h])", [wm_agent], size, episodes, progress))
+    png = efficiency_png(out, size)
+    floor = random_success(size, episodes)
+    de.plot_efficiency(curves, floor, png, size)
+    return de.efficiency_section(curves, floor, png, size)
 
 
-EFFICIENCY_HEADING = "## Data efficiency at 8x8"
+#: How every data-efficiency section's heading starts (then ``8x8``, ``16x16``).
+EFFICIENCY_HEADING = "## Data efficiency at "
 
 #: Labels of a carried data-efficiency section that name an agent since replaced: the World Models
 #: point there was measured on the agent of the paper's recipe (now ``wm_paper_8x8.pt``).
 CARRIED_LABELS = {"World Models ([z, h])": "World Models, the paper's recipe ([z, h], wm_paper_8x8.pt)"}
 
 
-def carried_efficiency(path: str) -> str:
-    """The data-efficiency section of the page at ``path``, headed by the command that made it.
+def carried_efficiency(path: str, remade: int | None = None) -> list[str]:
+    """The data-efficiency sections of the page at ``path`` (but the one of ``remade x remade``
+    maps, which the caller makes anew), each headed by the command that made it.
 
     :raises ValueError: no page there, or it has no such section.
     """
@@ -218,16 +231,26 @@ def carried_efficiency(path: str) -> str:
         text = f.read()
     start = text.find(EFFICIENCY_HEADING)
     if start < 0:
-        raise ValueError(f"--keep-efficiency: {path} has no '{EFFICIENCY_HEADING}' section")
-    section = text[start:]
-    for old, new in CARRIED_LABELS.items():
-        section = section.replace(old, new)
+        raise ValueError(f"--keep-efficiency: {path} has no '{EFFICIENCY_HEADING}...' section")
+    command = next(line for line in text.splitlines() if line.startswith("Command: `"))
     made_by = "Section made by: `"
-    if made_by not in section:  # the page's own command made it: say so inside the section
-        command = next(line for line in text.splitlines() if line.startswith("Command: `"))
-        heading, _, body = section.partition("\n")
-        section = f"{heading}\n\n{made_by}{command[len('Command: `') :]}\n{body}"
-    return section
+    kept = []
+    for part in text[start:].split("\n" + EFFICIENCY_HEADING):
+        section = part if part.startswith(EFFICIENCY_HEADING) else EFFICIENCY_HEADING + part
+        if remade is not None and section.startswith(f"{EFFICIENCY_HEADING}{remade}x{remade}\n"):
+            continue
+        for old, new in CARRIED_LABELS.items():
+            section = section.replace(old, new)
+        if made_by not in section:  # the page's own command made it: say so inside the section
+            heading, _, body = section.partition("\n")
+            section = f"{heading}\n\n{made_by}{command[len('Command: `') :]}\n{body}"
+        kept.append(section.rstrip("\n") + "\n")
+    return kept
+
+
+def _section_size(section: str) -> int:
+    """The map size a data-efficiency section is about, to order them."""
+    return int(section[len(EFFICIENCY_HEADING) :].split("x", 1)[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,9 +275,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="PlaNet agents (default: none; a 1,000-map 16x16 row takes ~5 min)",
     )
     parser.add_argument(
-        "--curve-ppo", nargs="*", default=[], metavar="NAME=RUN", help="8x8 PPO run folders with evaluations"
+        "--curve-ppo", nargs="*", default=[], metavar="NAME=RUN", help="PPO run folders with evaluations"
     )
-    parser.add_argument("--curve-planet", nargs="*", default=[], metavar="RUN", help="8x8 PlaNet run folders")
+    parser.add_argument("--curve-planet", nargs="*", default=[], metavar="RUN", help="PlaNet run folders")
+    parser.add_argument(
+        "--curve-size",
+        type=int,
+        default=8,
+        choices=SIZES,
+        help="map size of the --curve-* runs, whose data-efficiency section is made (default: %(default)s)",
+    )
     parser.add_argument(
         "--curve-episodes", type=int, default=200, help="test maps per PlaNet curve point (default: %(default)s)"
     )
@@ -271,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep-efficiency",
         action="store_true",
-        help="without curve runs, keep the existing page's data-efficiency section (under its own command)",
+        help="keep the existing page's data-efficiency sections (under their own commands), but the one "
+        "of --curve-size when --curve-* runs make it anew",
     )
     args = parser.parse_args(argv)
     if args.episodes < 1:
@@ -293,19 +324,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.path.exists(args.out) and not args.overwrite:
         parser.error(f"{args.out} exists: pass --overwrite to replace it, or choose another --out")
     progress = not args.no_progress
-    extra = ""
+    sections: list[str] = []
+    remade = args.curve_size if curve_ppo or args.curve_planet else None
     if args.keep_efficiency:
-        if curve_ppo or args.curve_planet:
-            parser.error("--keep-efficiency keeps the old section: it does not go with --curve-ppo / --curve-planet")
         try:
-            extra = carried_efficiency(args.out)
+            sections = carried_efficiency(args.out, remade)
         except ValueError as exc:
             parser.error(str(exc))
-    if curve_ppo or args.curve_planet:
+    if remade is not None:
         try:
-            extra = efficiency(curve_ppo, args.curve_planet, wm.get(8), args.curve_episodes, args.out, progress)
+            made = efficiency(
+                curve_ppo, args.curve_planet, wm.get(remade), args.curve_episodes, args.out, progress, remade
+            )
         except ValueError as exc:
             parser.error(str(exc))
+        sections.append(made)
+    extra = "\n".join(sorted(sections, key=_section_size))
     header, rows = model_based_table(
         wm, wm_z, args.episodes, args.rl_table, progress, wm_pixels, planet, wm_rows, args.cache
     )

@@ -463,20 +463,21 @@ def test_the_cli_trains_refuses_a_used_logdir_and_eval_scores_the_agent(tmp_path
         planet_main(["--model", report["agent"], "--frames", "5", "--context", "5"])
 
 
-def test_the_data_efficiency_section_reads_runs_and_tells_when_80_percent_was_reached(tmp_path):
+def test_the_data_efficiency_section_reads_runs_and_tells_when_80_and_95_percent_were_reached(tmp_path):
     from eval.data_efficiency import Curve, agent_points, efficiency_section, plot_efficiency
 
-    ppo = Curve("PPO-VIN", [8192, 16384, 24576], [0.3, 0.85, 0.9], [10.0, 20.0, 30.0], "validation")
+    ppo = Curve("PPO-VIN", [8192, 16384, 24576], [0.3, 0.85, 0.96], [10.0, 20.0, 30.0], "validation")
     late = Curve("PPO-CNN", [8192, 16384], [0.05, 0.06], [], "validation")
-    assert ppo.reached() == (16384, 20.0) and late.reached() is None
+    assert ppo.reached() == (16384, 20.0) and ppo.reached(0.95) == (24576, 30.0) and late.reached() is None
     agent = train_planet(_cfg(collect_episodes=0, cycles=1), str(tmp_path / "r"), progress=False)
     points = agent_points("PlaNet", [str(tmp_path / "r")], 8, 3)
     assert points.steps == [agent.info["env_steps"]] and points.seconds == [agent.info["train_seconds"]]
     png = str(tmp_path / "eff.png")
-    plot_efficiency([ppo, late, points], 0.08, png)
-    text = efficiency_section([ppo, late, points], 0.08, png)
-    assert os.path.getsize(png) > 0
-    assert "| PPO-VIN | validation | 16,384 | 0.3 |" in text and "| PPO-CNN | validation | not reached | - |" in text
+    plot_efficiency([ppo, late, points], 0.08, png, size=16)
+    text = efficiency_section([ppo, late, points], 0.08, png, size=16)
+    assert os.path.getsize(png) > 0 and text.startswith("## Data efficiency at 16x16\n")
+    assert "| PPO-VIN | validation | 16,384 | 0.3 | 24,576 | 0.5 | 96.0 | 24,576 |" in text
+    assert "| PPO-CNN | validation | not reached | - | not reached | - | 6.0 | 16,384 |" in text
     with pytest.raises(ValueError, match="16x16"):
         agent_points("PlaNet", [str(tmp_path / "r")], 16, 3)
 

@@ -586,7 +586,7 @@ def test_the_code_table_holds_vs_code_of_every_cell_it_was_asked_for():
     assert table.known.sum() < table.known.numel()  # only the cells asked for were encoded
 
 
-def test_the_model_based_page_keeps_its_efficiency_section_and_names_its_command(tmp_path):
+def test_the_model_based_page_keeps_its_efficiency_sections_and_names_their_commands(tmp_path):
     from eval.model_based import carried_efficiency, main
 
     page = tmp_path / "mb.md"
@@ -594,10 +594,21 @@ def test_the_model_based_page_keeps_its_efficiency_section_and_names_its_command
         "# T\n\nCommand: `python -m eval.model_based --curve-ppo VIN=runs/v`\n\n| a |\n|---|\n| 1 |\n\n"
         "## Data efficiency at 8x8\n\nSuccess ...\n\n- World Models ([z, h]): 643.9k: 5.0\n"
     )
-    kept = carried_efficiency(str(page))
+    (kept,) = carried_efficiency(str(page))
     assert kept.startswith("## Data efficiency at 8x8\n\nSection made by: `python -m eval.model_based --curve-ppo")
     assert "World Models, the paper's recipe" in kept and "Success ..." in kept
-    assert carried_efficiency(str(page)) == kept
+    assert carried_efficiency(str(page)) == [kept]
+    # a page with two sizes keeps both, each under its own command, or all but the one made anew
+    page.write_text(
+        "# T\n\nCommand: `python -m eval.model_based --x`\n\n| a |\n|---|\n| 1 |\n\n"
+        + kept
+        + "\n## Data efficiency at 16x16\n\nSixteen ...\n"
+    )
+    eight, sixteen = carried_efficiency(str(page))
+    assert eight == kept
+    assert sixteen.startswith("## Data efficiency at 16x16\n\nSection made by: `python -m eval.model_based --x`")
+    assert carried_efficiency(str(page), remade=16) == [kept]
+    assert carried_efficiency(str(page), remade=8) == [sixteen]
     bare = tmp_path / "bare.md"
     bare.write_text("# T\n\nCommand: `x`\n")
     with pytest.raises(ValueError, match="has no"):
