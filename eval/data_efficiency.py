@@ -143,7 +143,7 @@ def plot_efficiency(curves: list[Curve], random_success: float, png: str, size: 
     from eval.plots import _pyplot
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(8.4, 4.0))
     for c in curves:
         style = "-" if len(c.steps) > 1 else ""
         ax.plot(c.steps, [100 * s for s in c.success], style, marker="o", markersize=4, label=c.label)
@@ -154,7 +154,7 @@ def plot_efficiency(curves: list[Curve], random_success: float, png: str, size: 
     ax.set_ylabel("success % (paper protocol)")
     ax.set_ylim(0, 102)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the axes: no point hidden
     ax.set_title(f"Data efficiency, VINGrid-{size}x{size}")
     fig.tight_layout()
     with atomic_path(png) as tmp:
