@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.envs.registration import registry
 from gymnasium.utils.seeding import np_random
 from stable_baselines3.common.policies import BasePolicy
 
@@ -346,7 +347,9 @@ def check_policy_size(policy: BasePolicy, size: int) -> None:
     shape = tuple(image.shape)
     if shape[-2:] != (size, size):
         h, w = shape[-2:]
+        envs = [f"VINGrid{family}-{h}x{w}-v0" for family in ("", "Maze")]
+        envs = [e for e in envs if e in registry] or envs[:1]
         raise ValueError(
             f"the model was trained on {h}x{w} maps, not {size}x{size}: evaluate it with "
-            f"--env VINGrid-{h}x{w}-v0 (a VIN at other sizes: python -m eval.cross_size)"
+            f"--env {' or --env '.join(envs)} (a planner at other sizes: --any-size, or python -m eval.cross_size)"
         )

@@ -223,9 +223,13 @@ class Experiment:
         return run_settings(self.training_config(run), **self.scoring())
 
     def matches(self, run: Run) -> Callable[[dict[str, Any]], bool]:
-        """Whether stored settings are the run's (default: equal to :meth:`settings`)."""
+        """Whether stored settings are the run's (default: equal to :meth:`settings` once the
+        training config's fields added since the result was written take their defaults)."""
+        from agents.training.config import with_defaults
+
+        config_class = type(self.training_config(run))
         wanted = self.settings(run)
-        return lambda stored: stored == wanted
+        return lambda stored: with_defaults(config_class, stored) == wanted
 
     def finished_training(self, run: Run, checkpoint: str) -> bool:
         """Whether the run's checkpoint has trained its whole budget (then it needs scoring only)."""

@@ -1,8 +1,8 @@
 """Learned planners on the maze family, in GPPN's table format. Writes
 ``results/mazes.md`` and ``results/mazes.png``.
 
-    python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 80 8]
-                         [--maps 1000] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
+    python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 30 10]
+                         [--maps 10000] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
                          [--runs runs/mazes] [--out results/mazes.md] [--overwrite] [--no-progress]
                          [--address HEAD:6379] [--max-concurrent N] [--serial]
 
@@ -43,6 +43,9 @@ import numpy as np
 from eval import experiment as ex
 from eval.results import mean_spread
 
+#: Past K: each learned planner is also run on the 64x64 mazes with these multiples of its trained K.
+PAST_K = (2, 4)
+
 #: Shortest-path buckets (moves) on 64x64 perfect mazes: [lo, hi).
 BUCKETS = ((1, 50), (50, 100), (100, 200), (200, 400), (400, 800))
 
@@ -61,9 +64,14 @@ COMMON: dict[str, Any] = {
 #: Per maze size, the same for both planners: epochs, batch (labelled cells, about four mazes)
 #: and K (GPPN's K for 8-connected mazes: 30 at 15x15, 56 at 28x28).
 SIZE_SETTINGS: dict[int, dict[str, int]] = {
-    15: {"epochs": 80, "batch_size": 400, "k": 30},
-    28: {"epochs": 8, "batch_size": 1600, "k": 56},
+    15: {"epochs": 30, "batch_size": 400, "k": 30},
+    28: {"epochs": 10, "batch_size": 1600, "k": 56},
 }
+
+#: Size curriculum: a run at the key's size starts from the weights of the run at the value's size
+#: (the same planner and seed); a planner's weights fit every size, and a 28x28 maze costs about
+#: 6x a 15x15 one per pass for the GPPN.
+START_FROM: dict[int, int] = {28: 15}
 
 #: What differs between the planners: the VIN keeps the paper's 150 reward channels and 10 Q
 #: channels; the GPPN gets 32 LSTM channels (GPPN's 150 cost 20x the time on this CPU).
@@ -90,10 +98,10 @@ class MazesConfig(ex.ExperimentConfig):
     planners: list[str] = field(default_factory=lambda: ["vin", "gppn"])
     """Planners: ``vin``, ``gppn``."""
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    """Training seeds (torch, batch order and the first training maze)."""
+    """Training seeds (torch's initialisation and the batch order; every seed trains on the same mazes)."""
     epochs: dict[int, int] = field(default_factory=dict)
     """BC epochs per size in place of :data:`SIZE_SETTINGS`' (the same for every planner)."""
-    n_maps: int = 1000
+    n_maps: int = 10000
     """Training mazes per run."""
     long_episodes: int = 200
     """Held-out 64x64 perfect mazes for success against path length."""
@@ -101,6 +109,8 @@ class MazesConfig(ex.ExperimentConfig):
     """NAME -> SB3 zip of a planner not trained here, scored at every size."""
     runs_dir: str = "runs/mazes"
     """Where each run trains and leaves its ``result.json``."""
+    data_dir: str = "data/mazes"
+    """Where the training mazes of each size are written once (:func:`maze_dataset`) and read by every run."""
     threads: int = 1
     """Torch CPU threads per run."""
 
@@ -112,6 +122,7 @@ class MazesConfig(ex.ExperimentConfig):
         bad_sizes = [s for s in self.sizes if s not in SIZE_SETTINGS]
         if bad_sizes or not self.sizes:
             raise ValueError(f"sizes {bad_sizes or self.sizes}: a BC recipe exists for {sorted(SIZE_SETTINGS)}")
+        self.sizes = sorted(self.sizes)  # a run's START_FROM size trains first
         bad = [p for p in self.planners if p not in PLANNER_SETTINGS]
         if bad or not self.planners:
             raise ValueError(f"planners {bad or self.planners}: choose from {sorted(PLANNER_SETTINGS)}")
@@ -124,11 +135,87 @@ class MazesConfig(ex.ExperimentConfig):
                 raise ValueError(f"--extra {name}: no model at {path}")
 
 
+def dataset_path(cfg: MazesConfig, size: int) -> str:
+    """Absolute path of the training mazes of ``size`` (written by :func:`maze_dataset`)."""
+    return os.path.abspath(os.path.join(cfg.data_dir, f"maze{size}x{size}_{cfg.n_maps}.npz"))
+
+
+def _dataset_meta(size: int, n_maps: int) -> dict[str, Any]:
+    import json
+
+    from gridworld_env import env_spec
+    from gridworld_env.expert import map_family
+
+    spec = env_spec(f"VINGridMaze-{size}x{size}-v0")
+    meta = {
+        "size": size,
+        "seed": 0,
+        "n_maps": n_maps,
+        "trajectories_per_map": None,
+        "spec": {"family": map_family(spec), **dataclasses.asdict(spec)},
+    }
+    return dict(json.loads(json.dumps(meta)))  # as a file holds it (tuples become lists)
+
+
+def maze_dataset(cfg: MazesConfig, size: int) -> str:
+    """Write the training mazes of ``size`` once: env seeds ``[0, n_maps)`` of ``VINGridMaze-<size>``,
+    every free cell labelled, in :func:`dataset_path`; a later call (any planner, any seed) reads the
+    same file. Returns its path.
+
+    :raises ValueError: the file holds other mazes (another size, count or labelling).
+    """
+    from gridworld_env import env_spec
+    from gridworld_env.expert import ExpertDataset, make_dataset
+
+    path = dataset_path(cfg, size)
+    wanted = _dataset_meta(size, cfg.n_maps)
+    if os.path.exists(path):
+        found = ExpertDataset.load(path).meta
+        if found != wanted:
+            raise ValueError(
+                f"{path} holds other mazes than the {cfg.n_maps} {size}x{size} ones this page trains on "
+                f"(found {found}, want {wanted}): move it away or choose another --data folder"
+            )
+        return path
+    data = make_dataset(size, cfg.n_maps, None, 0, env_spec(f"VINGridMaze-{size}x{size}-v0"))
+    data.save(path)
+    return path
+
+
+def start_model(cfg: MazesConfig, size: int, planner: str, seed: int) -> str:
+    """Absolute path of the model a larger size's run starts from (:data:`START_FROM`)."""
+    return os.path.abspath(os.path.join(cfg.runs_dir, str(size), planner, f"seed{seed}", "model.zip"))
+
+
+def check_start_models(cfg: MazesConfig) -> None:
+    """``ValueError`` naming the smaller-size runs a size's runs start from that neither exist nor
+    train first in this call (checked before any training)."""
+    for size in cfg.sizes:
+        small = START_FROM.get(size)
+        if small is None or small in cfg.sizes:
+            continue
+        missing = [
+            path
+            for planner in cfg.planners
+            for seed in cfg.seeds
+            if not os.path.exists(path := start_model(cfg, small, planner, seed))
+        ]
+        if missing:
+            raise ValueError(
+                f"{size}x{size} runs start from the {small}x{small} runs of the same planner and seed, and "
+                f"{missing} do not exist: add {small} to --sizes (it trains first)"
+            )
+
+
 def bc_config(cfg: MazesConfig, size: int, planner: str, seed: int) -> Any:
-    """The :class:`agents.training.bc.BCConfig` of one run."""
+    """The :class:`agents.training.bc.BCConfig` of one run: the size's mazes (:func:`maze_dataset`),
+    the size's and the planner's settings, the seed (torch and the batch order)."""
     settings = {**SIZE_SETTINGS[size], **({"epochs": cfg.epochs[size]} if size in cfg.epochs else {})}
     env_id = f"VINGridMaze-{size}x{size}-v0"
-    return ex.bc_run_config(cfg, env_id, planner, seed, **COMMON, **settings, **PLANNER_SETTINGS[planner])
+    where: dict[str, Any] = {"dataset": dataset_path(cfg, size)}
+    if size in START_FROM:
+        where["init"] = start_model(cfg, START_FROM[size], planner, seed)
+    return ex.bc_run_config(cfg, env_id, planner, seed, **COMMON, **settings, **PLANNER_SETTINGS[planner], **where)
 
 
 class Mazes(ex.Experiment, name="mazes", config=MazesConfig, names="planners"):
@@ -142,12 +229,17 @@ class Mazes(ex.Experiment, name="mazes", config=MazesConfig, names="planners"):
 
     def trial_config(self) -> MazesConfig:
         # Trials only train; the extra models are scored in this process.
-        return dataclasses.replace(self.cfg, runs_dir=os.path.abspath(self.cfg.runs_dir), extra={})
+        absolute = {"runs_dir": os.path.abspath(self.cfg.runs_dir), "data_dir": os.path.abspath(self.cfg.data_dir)}
+        return dataclasses.replace(self.cfg, **absolute, extra={})
 
     def train_and_score(self, run: ex.Run, folder: str, resume: bool, progress: bool) -> dict[str, Any]:
         model, history, minutes = ex.train_bc_run(self.training_config(run), folder, resume, progress)
         done = score(model.policy, run.size, self.cfg.episodes, progress)
         done["buckets"] = by_path_length(model.policy, self.cfg.long_episodes, progress)
+        k = self.training_config(run).k
+        done["past_k"] = {
+            str(m): by_path_length(model.policy, self.cfg.long_episodes, progress, k=m * k) for m in PAST_K
+        }
         return {**done, "history": history, "train_minutes": minutes}
 
     def describe(self, run: ex.Run, done: dict[str, Any]) -> str:
@@ -188,14 +280,18 @@ def planner_k_f(policy: Any) -> tuple[str, str]:
     return k, str(kernel.kernel_size[0])
 
 
-def by_path_length(policy: Any, episodes: int, progress: bool = False) -> list[list[Any]]:
-    """[bucket, mazes, success] on ``episodes`` held-out 64x64 perfect mazes, bucketed by shortest path."""
+def by_path_length(policy: Any, episodes: int, progress: bool = False, k: int | None = None) -> list[list[Any]]:
+    """[bucket, mazes, success] on ``episodes`` held-out 64x64 perfect mazes, bucketed by shortest
+    path, the planner run with ``k`` iterations (``None``: as it acts, its trained K)."""
     from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
+    from agents.planners import set_inference_planning
     from agents.policies import resize_policy
     from gridworld_env import env_spec
     from gridworld_env.maps import Episodes
 
     policy = resize_policy(policy, 64)
+    if k is not None:
+        set_inference_planning(policy, k)
     ep = held_out_episodes(64, episodes, spec=env_spec("VINGridMaze-64x64-v0"))
     moves = ep.distances[np.arange(episodes), ep.starts[:, 0], ep.starts[:, 1]]
     rows: list[list[Any]] = []
@@ -270,7 +366,7 @@ def render(
     lines = [
         "# Planners on mazes\n",
         f"Command: `{command}`\n",
-        f"BC on the same budget for both planners: {cfg.n_maps} training mazes (env seeds from the run's seed), "
+        f"BC on the same budget for both planners: the same {cfg.n_maps} training mazes for every run (env seeds from 0), "
         f"every free cell labelled; {budget}; settings of every run `{COMMON}`; per planner "
         f"`{PLANNER_SETTINGS}`. Test: the same {cfg.episodes} held-out perfect mazes per size "
         "(env seeds from 10^9) for every run. %Opt and %Suc are GPPN's figures: the greedy policy "
@@ -306,8 +402,39 @@ def render(
     ]
     for name, part in curves.items():
         lines.append(f"| {name} | " + " | ".join(f"{100 * r:.1f} %" for _, _, r in part) + " |")
+    lines += past_k_lines(cfg, results, [b for b, _, _ in first])
     lines += ["", f"![success against path length]({os.path.basename(png)})", ""]
     return "\n".join(lines), curves
+
+
+def past_k_lines(
+    cfg: MazesConfig, results: dict[tuple[int, str], list[dict[str, Any]]], buckets: list[str]
+) -> list[str]:
+    """The page's section on the learned planners run past their trained K on the 64x64 mazes."""
+    lines = [
+        "",
+        "## Past the trained K, the same 64x64 mazes\n",
+        f"Each learned planner run with its trained K and {' and '.join(f'{m}x' for m in PAST_K)} that; "
+        "mean success over its seeds; '-': a run scored before this section existed.\n",
+        "| planner | K | " + " | ".join(buckets) + " |",
+        "|---|---|" + "---|" * len(buckets),
+    ]
+    for size in cfg.sizes:
+        for planner in cfg.planners:
+            runs = results[(size, planner)]
+            k = int(runs[0]["settings"]["k"])
+            name = f"{NAMES[planner]}, trained on {size}x{size}"
+            rows = [(str(k), mean_buckets(runs))]
+            for m in PAST_K:
+                parts = [r.get("past_k", {}).get(str(m)) for r in runs]
+                if all(parts):
+                    rows.append((f"{m * k} ({m}x)", mean_buckets([{"buckets": p} for p in parts])))
+                else:
+                    rows.append((f"{m * k} ({m}x)", []))
+            for k_text, part in rows:
+                cells = [f"{100 * r:.1f} %" for _, _, r in part] or ["-"] * len(buckets)
+                lines.append(f"| {name} | {k_text} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot(curves: dict[str, list[tuple[str, int, float]]], path: str) -> None:
@@ -339,7 +466,12 @@ def maze_report(cfg: MazesConfig, page: ex.Page) -> str:
     experiment = Mazes(cfg)
     keys = [(s, n) for n in cfg.extra for s in cfg.sizes] + [(r.size, r.name) for r in experiment.runs()]
     experiment.check_page(page.out, page.overwrite, keys)
-    results, _ = experiment.collect(page.log, page.progress, runner=page.runner)
+    check_start_models(cfg)
+    results: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for size in cfg.sizes:  # smallest first: the larger sizes start from its runs (START_FROM)
+        maze_dataset(cfg, size)
+        done, _ = Mazes(dataclasses.replace(cfg, sizes=[size])).collect(page.log, page.progress, runner=page.runner)
+        results.update(done)
     extras = {}
     for name, path in cfg.extra.items():
         policy = load_model(path).policy
@@ -361,10 +493,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, ex.Page]:
     parser.add_argument("--planners", nargs="+", choices=sorted(PLANNER_SETTINGS), help="planners (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
     parser.add_argument("--epochs", type=int, nargs="+", help="epochs, one for all sizes or one per size")
-    parser.add_argument("--maps", type=int, default=1000, help="training mazes per run (default: %(default)s)")
+    parser.add_argument("--maps", type=int, default=10000, help="training mazes per size (default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=1000, help="test mazes per size (default: %(default)s)")
     parser.add_argument("--long-episodes", type=int, default=200, help="64x64 mazes (default: %(default)s)")
     parser.add_argument("--extra", nargs="*", default=[], help="NAME=PATH of SB3 zips scored, not trained")
+    parser.add_argument("--data", default="data/mazes", help="folder of the training mazes (default: %(default)s)")
     ex.add_common_arguments(parser, threads=1)
     args = parser.parse_args(argv)
     extra = {}
@@ -384,6 +517,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, ex.Page]:
             long_episodes=args.long_episodes,
             extra=extra,
             runs_dir=args.runs or "runs/mazes",
+            data_dir=args.data,
             threads=args.threads,
             device=args.device,
         )

@@ -280,6 +280,12 @@ def test_make_dataset_cli(tmp_path):
     from gridworld_env.expert import ExpertDataset
 
     assert ExpertDataset.load(str(tmp_path / "d.npz")).n_maps == 5
+    again = ("train.make_dataset", "--env", "VINGrid-8x8-v0", "--maps", "3", "--out", str(tmp_path / "d.npz"))
+    refused = run(*again, check=False)
+    assert refused.returncode != 0 and "--overwrite" in refused.stderr
+    assert ExpertDataset.load(str(tmp_path / "d.npz")).n_maps == 5  # the user's data set is untouched
+    run(*again, "--overwrite")
+    assert ExpertDataset.load(str(tmp_path / "d.npz")).n_maps == 3
 
 
 @pytest.mark.parametrize(
@@ -326,6 +332,10 @@ PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
             "trained on 16x16 maps, not 8x8: evaluate it with --env VINGrid-16x16-v0",
         ),
         (("--model", os.path.join(PRETRAINED, "bc_vin_8x8.zip"), "--env", "VINGrid-16x16-v0"), "trained on 8x8 maps"),
+        (
+            ("--model", os.path.join(PRETRAINED, "bc_vin_maze15x15.zip"), "--env", "VINGridMaze-28x28-v0"),
+            "not 28x28: evaluate it with --env VINGridMaze-15x15-v0",
+        ),
         (
             ("--model", os.path.join(PRETRAINED, "bc_vin_8x8.zip"), "--env", "VINGrid-8x8-v0", "--seed", "-1"),
             "--seed must be >= 0",

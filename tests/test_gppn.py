@@ -89,6 +89,14 @@ def test_bc_trains_a_gppn_on_mazes_well_beyond_chance(tmp_path):
     chance = float(data.optimal.mean())  # a uniform random move is optimal this often
     assert history[-1]["val_accuracy"] > max(0.35, 2 * chance), (chance, history)
     assert history[-1]["val_accuracy"] > history[0]["val_accuracy"] + 0.1, history
+    # A run on larger mazes can start from these weights (a planner's weights fit every size).
+    bigger = {"env_id": "VINGridMaze-28x28-v0", "policy": "gppn", "n_maps": 2, "epochs": 1, "val_maps": 2, "k": 20}
+    init = str(tmp_path / "run" / "model.zip")
+    start = train_bc(BCConfig(**bigger, ch_h=16, lr=1e-12, threads=1, init=init), str(tmp_path / "big"))[0]
+    for name, weights in model.policy.state_dict().items():
+        assert torch.allclose(start.policy.state_dict()[name], weights, atol=1e-6), name
+    with pytest.raises(ValueError, match="does not match"):
+        train_bc(BCConfig(**bigger, ch_h=8, threads=1, init=init), str(tmp_path / "other"))
 
 
 def _constant_cost_vin(k):
@@ -170,7 +178,7 @@ def test_eval_runs_a_planner_at_another_size_and_with_other_iterations(capsys):
     assert "neither" in capsys.readouterr().err
 
 
-def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existing_page(tmp_path):
+def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existing_page(tmp_path, capsys):
     import json
 
     from eval.mazes import main as mazes_main
@@ -178,6 +186,7 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     out, runs = tmp_path / "mazes.md", tmp_path / "runs"
     args = ["--sizes", "15", "--seeds", "0", "1", "--epochs", "1", "--maps", "8", "--episodes", "6"]
     args += ["--long-episodes", "4", "--runs", str(runs), "--out", str(out), "--serial", "--no-progress"]
+    args += ["--data", str(tmp_path / "data")]
     shipped = ["--extra", "shipped=agents/pretrained/bc_vin_maze15x15.zip"]
     assert mazes_main([*args, *shipped]) == 0
     text = out.read_text()
@@ -188,14 +197,60 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     result = json.loads((runs / "15" / "gppn" / "seed1" / "result.json").read_text())
     assert result["settings"]["policy"] == "gppn" and result["settings"]["trajectories_per_map"] is None
     assert len(result["history"]) == 1 and [b[0] for b in result["buckets"]] == ["50-99", "100-199", "200-399"]
-    # A second call reuses every run (nothing trains again) and writes the same page.
+    assert sorted(result["past_k"]) == ["2", "4"]  # the 64x64 mazes again with 2x and 4x the trained K
+    assert "| GPPN, trained on 15x15 | 120 (4x) |" in text
+    mazes = tmp_path / "data" / "maze15x15_8.npz"  # written once, read by every planner and seed
+    assert result["settings"]["dataset"] == str(mazes) and mazes.exists()
+    written = mazes.stat().st_mtime_ns
+    # A second call reuses every run (nothing trains again) and writes the same page, also a result
+    # written before a BC setting existed (it ran with what the setting's default does).
     stamp = (runs / "15" / "vin" / "seed0" / "checkpoint.pt").stat().st_mtime_ns
+    older = runs / "15" / "vin" / "seed0" / "result.json"
+    stored = json.loads(older.read_text())
+    del stored["settings"]["k_min"]
+    older.write_text(json.dumps(stored))
     assert mazes_main([*args, *shipped, "--overwrite"]) == 0
     assert (runs / "15" / "vin" / "seed0" / "checkpoint.pt").stat().st_mtime_ns == stamp
     assert out.read_text().replace(" --overwrite", "") == text
+    assert mazes.stat().st_mtime_ns == written
     text = out.read_text()
     assert mazes_main(args) == 2  # without the shipped rows the page would lose them: refused
     assert out.read_text() == text
+    # 28x28 runs start from the 15x15 run of their planner and seed, which must exist or train first.
+    from eval.mazes import MazesConfig, bc_config, check_start_models
+
+    cfg = MazesConfig(sizes=[28], seeds=[1], n_maps=8, runs_dir=str(runs))
+    check_start_models(cfg)  # the 15x15 runs above exist
+    assert bc_config(cfg, 28, "gppn", 1).init == str(runs / "15" / "gppn" / "seed1" / "model.zip")
+    assert bc_config(cfg, 15, "gppn", 1).init is None
+    capsys.readouterr()
+    assert mazes_main([*args, "--sizes", "28", "--runs", str(tmp_path / "empty"), "--out", str(tmp_path / "x.md")]) == 2
+    assert "add 15 to --sizes" in capsys.readouterr().err
+    other = tmp_path / "other"
+    make_dataset(15, 3, None, 0, env_spec("VINGridMaze-15x15-v0")).save(str(other / "maze15x15_8.npz"))
+    capsys.readouterr()
+    assert mazes_main([*args, "--data", str(other), "--overwrite"]) == 2  # another count under the name
+    assert "holds other mazes" in capsys.readouterr().err
     for bad in (["--sizes", "16"], ["--planners", "cnn"], ["--extra", "x=missing.zip"], ["--extra", "nameless"]):
         with pytest.raises(SystemExit):
             mazes_main([*args, *bad])
+
+
+def test_random_k_trains_each_batch_with_a_k_of_its_own_and_restores_the_trained_k():
+    from agents.training.bc import random_k
+
+    policy = PPO(GPPNPolicy, "VINGridMaze-15x15-v0", policy_kwargs={"features_extractor_kwargs": {"k": 12}}).policy
+    (gppn,) = [m for m in policy.modules() if isinstance(m, GPPN)]
+    seen = set()
+    with random_k(policy, 4, np.random.default_rng(0)) as draw:
+        for _ in range(60):
+            draw()
+            seen.add(gppn.k)
+    assert seen == set(range(4, 13)) and gppn.k == 12
+    with random_k(policy, None, np.random.default_rng(0)) as draw:
+        draw()
+        assert gppn.k == 12
+    with pytest.raises(ValueError, match="k_min must lie in"):
+        BCConfig(env_id="VINGridMaze-15x15-v0", policy="gppn", k=10, k_min=11)
+    with pytest.raises(ValueError, match="needs policy=vin"):
+        BCConfig(env_id="VINGridMaze-15x15-v0", policy="cnn", k_min=2)

@@ -1,6 +1,6 @@
 """Write a behaviour-cloning data set of BFS-expert labels.
 
-    python -m train.make_dataset --env VINGrid-16x16-v0 --maps 5000 --trajectories 7 --seed 0 --out data/bc16.npz
+    python -m train.make_dataset --env VINGrid-16x16-v0 --maps 5000 --trajectories 7 --seed 0 --out data/bc16.npz [--overwrite]
 
 Map i is the map of ``env.reset(seed=seed + i)``; see :mod:`gridworld_env.expert`.
 """
@@ -8,6 +8,7 @@ Map i is the map of ``env.reset(seed=seed + i)``; see :mod:`gridworld_env.expert
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -41,9 +42,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="first env seed (default: %(default)s)")
     parser.add_argument("--out", required=True, help="output .npz path")
+    parser.add_argument("--overwrite", action="store_true", help="replace a data set already at --out")
     args = parser.parse_args(argv)
     if args.maps < 1:
         parser.error(f"--maps must be >= 1, got {args.maps}")
+    if os.path.exists(args.out) and not args.overwrite:
+        parser.error(f"{args.out} already exists: pass --overwrite to replace it, or choose another --out")
     try:
         size, spec = env_size(args.env), env_spec(args.env)
     except ValueError as exc:

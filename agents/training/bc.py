@@ -23,9 +23,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
+from agents.planners import GPPN, VIN
 from agents.policies import GPPNPolicy, VINPolicy
 from agents.policies.baselines import CNNPolicy, FCNPolicy
 from agents.training.checkpoints import load_state, prepare_run_dir, save_state
@@ -63,6 +65,10 @@ class BCConfig:
     """Expert trajectories per map (the paper's 7), or ``None`` for every free cell."""
     dataset: str | None = None
     """Path of a data set from ``python -m train.make_dataset``; built in memory if ``None``."""
+    init: str | None = None
+    """SB3 zip or BC ``checkpoint.pt`` whose policy weights start training (the same architecture;
+    a planner's weights fit every map size, so a run on large maps can start from one on small
+    ones). Ignored when a run resumes: its checkpoint holds the weights."""
     epochs: int = 30
     """Passes over the training data."""
     batch_size: int = 128
@@ -86,6 +92,10 @@ class BCConfig:
     """VIN: Q channels; FCN: channels of its last layer."""
     kernel_size: int = 3
     """VIN: value-iteration kernel; GPPN: the gather convolution's kernel."""
+    k_min: int | None = None
+    """VIN (tied) / GPPN: train each batch with K drawn uniformly from ``[k_min, k]`` (``None``:
+    always ``k``), so that the planner meets more than one K in training, as a remedy for a
+    recurrence that drifts when run past the K it was trained with."""
     tied: bool = True
     """VIN: one pair of VI kernels for all iterations; ``False`` unties them (one pair per iteration)."""
     kernel_init: str = "moves"
@@ -132,6 +142,11 @@ class BCConfig:
         check_choice("loss", self.loss, ("expert", "optimal_set"))
         check_positive(self, ("n_maps", "epochs", "batch_size", "val_maps", "threads", "kernel_size", "ch_h", "ch_q"))
         check_positive(self, [n for n in ("trajectories_per_map", "k", "plan_k") if getattr(self, n) is not None])
+        if self.k_min is not None:
+            if self.policy not in ("vin", "gppn") or (self.policy == "vin" and not self.tied):
+                raise ValueError(f"k_min={self.k_min} draws K per batch: it needs policy=vin (tied) or gppn")
+            if self.k_min < 1 or (self.k is not None and self.k_min > self.k):
+                raise ValueError(f"k_min must lie in [1, k={self.k}], got {self.k_min}")
         if self.plan_tol is not None and self.plan_tol < 0:
             raise ValueError(f"plan_tol must be >= 0 or None, got {self.plan_tol}")
         if (self.plan_k is not None or self.plan_tol is not None) and (self.policy != "vin" or not self.tied):
@@ -265,6 +280,25 @@ MAX_LOSS = 1e4
 _DIVERGENCE_HINT = "Try a lower lr, max_grad_norm, optimizer=adam, or the settings of hyperparams/bc.yml for {}."
 
 
+def init_policy(model: OnPolicyAlgorithm, path: str) -> None:
+    """Copy the policy weights of an SB3 zip or a BC checkpoint into ``model`` (same architecture)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model to initialise from at {path}")
+    if path.endswith(".pt"):
+        state = load_checkpoint(path)["policy"]
+    else:
+        from agents.zoo import load_model
+
+        state = load_model(path).policy.state_dict()
+    try:
+        model.policy.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the policy in {path} does not match this run's policy (policy, k, ch_h, ch_q, "
+            f"reward_kernel, center_q): {exc}"
+        ) from exc
+
+
 class DivergenceError(ValueError):
     """BC's loss became non-finite or exploded; the run stops and keeps its last good checkpoint."""
 
@@ -342,40 +376,80 @@ def train_epoch(
     policy.train()
     total_loss = total_hits = n = 0.0
     batches = map_batches(data, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
-    dev = policy.device
-    for b, idx_np in enumerate(batches):
-        if cfg.lr_schedule == "cosine":
-            done = (epoch + b / len(batches)) / cfg.epochs
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * done))
-        idx = torch.from_numpy(idx_np)
-        obs = {
-            "image": tensors.images[tensors.map_index[idx]].to(dev),
-            "position": tensors.positions[idx].float().to(dev),
-        }
-        loss, hits = bc_loss(policy, obs, tensors.actions[idx].to(dev), tensors.optimal[idx].to(dev), cfg.loss)
-        value = loss.item()
-        if not math.isfinite(value) or value > MAX_LOSS:
-            raise DivergenceError(
-                f"BC diverged at epoch {epoch + 1}, batch {b + 1}: loss {value:.4g} (not finite or above {MAX_LOSS}). "
-                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}"
-            )
-        opt.zero_grad()
-        loss.backward()
-        if cfg.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-        opt.step()
-        if not bool(torch.isfinite(torch.cat([p.detach().flatten() for p in policy.parameters()])).all()):
-            raise DivergenceError(
-                f"BC diverged at epoch {epoch + 1}, batch {b + 1}: the weights became non-finite (loss {value:.4g}). "
-                f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}"
-            )
-        total_loss += value * idx.numel()
-        total_hits += float(hits.sum())
-        n += idx.numel()
-        if bar is not None:
-            bar.update(1)
+    with random_k(policy, cfg.k_min, np.random.default_rng([cfg.seed, epoch, 1])) as draw_k:
+        for b, idx_np in enumerate(batches):
+            draw_k()
+            loss, hits = _train_batch(cfg, epoch, b, len(batches), policy, opt, tensors, idx_np)
+            total_loss += loss * idx_np.size
+            total_hits += hits
+            n += idx_np.size
+            if bar is not None:
+                bar.update(1)
     return total_loss / n, total_hits / n
+
+
+@contextlib.contextmanager
+def random_k(policy: Any, k_min: int | None, rng: np.random.Generator) -> Iterator[Callable[[], None]]:
+    """Yield a function that gives every planner (tied VIN, GPPN) of ``policy`` a K drawn uniformly
+    from ``[k_min, its K]``, for the next batch; each planner's K is restored on exit. With
+    ``k_min=None`` the function does nothing."""
+    planners = [(m, m.k) for m in policy.modules() if isinstance(m, VIN | GPPN)] if k_min is not None else []
+
+    def draw() -> None:
+        for planner, k in planners:
+            planner.k = int(rng.integers(k_min, k + 1))
+
+    try:
+        yield draw
+    finally:
+        for planner, k in planners:
+            planner.k = k
+
+
+def _train_batch(
+    cfg: BCConfig,
+    epoch: int,
+    b: int,
+    n_batches: int,
+    policy: Any,
+    opt: torch.optim.Optimizer,
+    tensors: _Tensors,
+    idx_np: np.ndarray,
+) -> tuple[float, float]:
+    """One optimiser step on the states ``idx_np`` (batch ``b`` of ``n_batches`` of ``epoch``);
+    returns (loss, tie-aware hits).
+
+    :raises DivergenceError: a loss that is not finite or above :data:`MAX_LOSS`, or weights that
+        became non-finite.
+    """
+    if cfg.lr_schedule == "cosine":
+        done = (epoch + b / n_batches) / cfg.epochs
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * done))
+    dev = policy.device
+    idx = torch.from_numpy(idx_np)
+    obs = {
+        "image": tensors.images[tensors.map_index[idx]].to(dev),
+        "position": tensors.positions[idx].float().to(dev),
+    }
+    loss, hits = bc_loss(policy, obs, tensors.actions[idx].to(dev), tensors.optimal[idx].to(dev), cfg.loss)
+    value = loss.item()
+    if not math.isfinite(value) or value > MAX_LOSS:
+        raise DivergenceError(
+            f"BC diverged at epoch {epoch + 1}, batch {b + 1}: loss {value:.4g} (not finite or above {MAX_LOSS}). "
+            f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}"
+        )
+    opt.zero_grad()
+    loss.backward()
+    if cfg.max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+    opt.step()
+    if not bool(torch.isfinite(torch.cat([p.detach().flatten() for p in policy.parameters()])).all()):
+        raise DivergenceError(
+            f"BC diverged at epoch {epoch + 1}, batch {b + 1}: the weights became non-finite (loss {value:.4g}). "
+            f"Nothing of this epoch was saved. {_DIVERGENCE_HINT.format(cfg.env_id)}"
+        )
+    return value, float(hits.sum())
 
 
 def train_bc(
@@ -412,6 +486,8 @@ def train_bc(
     start = 0
     if resume:
         start, history = restore_checkpoint(ckpt_path, cfg, model, opt)
+    elif cfg.init is not None:
+        init_policy(model, cfg.init)
     tensors = _Tensors(data)
     val = held_out_episodes(size, cfg.val_maps, VAL_SEED, env_spec(cfg.env_id))
     with contextlib.ExitStack() as stack:

@@ -39,6 +39,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import GPPNPolicy, MaskableGPPNPolicy, MaskableVINPolicy, VINPolicy
 from agents.policies.baselines import CNNPolicy, FCNPolicy, MaskableCNNPolicy, MaskableFCNPolicy
+from agents.training.bc import init_policy  # noqa: F401 (re-exported: PPO's --init)
 from agents.training.checkpoints import load_state, prepare_run_dir, save_state
 from agents.training.config import (
     PPO_CONFIG,
@@ -299,27 +300,6 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
         device=resolve_device(cfg.device),
         verbose=0,
     )
-
-
-def init_policy(model: OnPolicyAlgorithm, path: str) -> None:
-    """Copy the policy weights of an SB3 zip or a BC checkpoint into ``model`` (same architecture)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model to initialise from at {path}")
-    if path.endswith(".pt"):
-        from agents.training.bc import load_checkpoint
-
-        state = load_checkpoint(path)["policy"]
-    else:
-        from agents.zoo import load_model
-
-        state = load_model(path).policy.state_dict()
-    try:
-        model.policy.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"the policy in {path} does not match this run's policy (policy, k, ch_h, ch_q, "
-            f"reward_kernel, center_q): {exc}"
-        ) from exc
 
 
 def map_grouped_order(episode_starts: np.ndarray) -> np.ndarray:
