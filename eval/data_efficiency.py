@@ -118,7 +118,8 @@ def efficiency_section(curves: list[Curve], random_success: float, png: str, siz
         f"## Data efficiency at {size}x{size}\n",
         f"Success against the env steps each agent learned from (`{os.path.relpath(png)}`); uniform random "
         f"actions: {100 * random_success:.1f} %. Wall time: this 2-core CPU, the training's own record "
-        "(evaluations included), often beside other jobs.\n",
+        "(evaluations included), often beside other jobs. ≤: reached at the agent's smallest measured budget "
+        "(an upper bound).\n",
         f"| agent | measured on | {reach} | best success % | at env steps |",
         "|---|---|" + "---|---|" * len(TARGETS) + "---|---|",
     ]
@@ -127,7 +128,9 @@ def efficiency_section(curves: list[Curve], random_success: float, png: str, siz
         cells = []
         for target in TARGETS:
             hit = c.reached(target)
-            cells += [f"{hit[0]:,}", _minutes(hit[1])] if hit else ["not reached", "-"]
+            # Reached at the agent's first (smallest) measured budget: nothing says how much less would do.
+            at_most = "≤ " if hit and hit[0] == c.steps[0] else ""
+            cells += [f"{at_most}{hit[0]:,}", at_most + _minutes(hit[1])] if hit else ["not reached", "-"]
         lines.append(
             f"| {c.label} | {c.source} | {' | '.join(cells)} | {100 * c.success[best]:.1f} | {c.steps[best]:,} |"
         )

@@ -478,6 +478,10 @@ def test_the_data_efficiency_section_reads_runs_and_tells_when_80_and_95_percent
     assert os.path.getsize(png) > 0 and text.startswith("## Data efficiency at 16x16\n")
     assert "| PPO-VIN | validation | 16,384 | 0.3 | 24,576 | 0.5 | 96.0 | 24,576 |" in text
     assert "| PPO-CNN | validation | not reached | - | not reached | - | 6.0 | 16,384 |" in text
+    early = Curve("PlaNet", [11352, 22988], [0.96, 0.97], [60.0, 120.0], "test")  # no smaller budget measured
+    assert "| PlaNet | test | ≤ 11,352 | ≤ 1.0 | ≤ 11,352 | ≤ 1.0 | 97.0 | 22,988 |" in efficiency_section(
+        [early], 0.0, png, size=16
+    )
     with pytest.raises(ValueError, match="16x16"):
         agent_points("PlaNet", [str(tmp_path / "r")], 16, 3)
 
