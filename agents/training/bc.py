@@ -397,7 +397,7 @@ def random_k(policy: Any, k_min: int | None, rng: np.random.Generator) -> Iterat
 
     def draw() -> None:
         for planner, k in planners:
-            planner.k = int(rng.integers(k_min, k + 1))
+            planner.k = int(rng.integers(k_min or 1, k + 1))
 
     try:
         yield draw
