@@ -373,7 +373,7 @@ def render(
         "followed from every free cell (%Suc: it reaches the goal; %Opt: by a shortest path). "
         "Success from the start: the VIN paper's protocol (the env's start, within twice the "
         "shortest path); path / optimal over its successful episodes. Mean ± sample standard "
-        "deviation over the seeds listed; min / run: training wall minutes (one thread, two runs at a time). "
+        "deviation over the seeds listed; min / run: training wall minutes (one thread, on this 2-core machine beside other jobs). "
         "The shipped agent knows the env's moves and plans to its "
         "fixed point (docs/experiments/mazes.md).\n",
         "| " + " | ".join(HEADER) + " |",
