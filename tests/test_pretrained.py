@@ -261,3 +261,18 @@ def test_the_long_horizon_agent_solves_64x64_perfect_mazes():
 
     result = evaluate_policy_on_maps(_maze_agent(64), 64, episodes=20, spec=env_spec("VINGridMaze-64x64-v0"))
     assert result.success_rate >= 0.95 and result.path_ratio == 1.0, result
+
+
+def test_the_shipped_maze_vin_that_learns_its_moves_loads_with_plain_ppo_and_solves_held_out_mazes():
+    import torch
+
+    from agents.planners import VIN
+    from gridworld_env import env_spec
+
+    model = PPO.load(str(PRETRAINED_DIR / "bc_vinlearned_maze15x15.zip"), device="cpu")
+    vin = next(m for m in model.policy.modules() if isinstance(m, VIN))
+    moves = VIN(2, 1, 150, vin.ch_q, 5, n_actions=0, kernel_init="moves")
+    assert vin.q_from_value.weight.requires_grad and not vin.walls_block
+    assert not torch.allclose(vin.q_from_value.weight, moves.q_from_value.weight, atol=1e-3), "kernels never learned"
+    spec = env_spec("VINGridMaze-15x15-v0")  # 99.7 % on 1,000 test mazes (docs/experiments/mazes.md)
+    assert evaluate_policy_on_maps(model.policy, 15, episodes=100, spec=spec).success_rate >= 0.97
