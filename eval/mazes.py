@@ -102,7 +102,7 @@ class MazesConfig(ex.ExperimentConfig):
     epochs: dict[int, int] = field(default_factory=dict)
     """BC epochs per size in place of :data:`SIZE_SETTINGS`' (the same for every planner)."""
     n_maps: int = 10000
-    """Training mazes per run."""
+    """Training mazes per size (:func:`maze_dataset`), the same for every planner and seed."""
     long_episodes: int = 200
     """Held-out 64x64 perfect mazes for success against path length."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -140,23 +140,6 @@ def dataset_path(cfg: MazesConfig, size: int) -> str:
     return os.path.abspath(os.path.join(cfg.data_dir, f"maze{size}x{size}_{cfg.n_maps}.npz"))
 
 
-def _dataset_meta(size: int, n_maps: int) -> dict[str, Any]:
-    import json
-
-    from gridworld_env import env_spec
-    from gridworld_env.expert import map_family
-
-    spec = env_spec(f"VINGridMaze-{size}x{size}-v0")
-    meta = {
-        "size": size,
-        "seed": 0,
-        "n_maps": n_maps,
-        "trajectories_per_map": None,
-        "spec": {"family": map_family(spec), **dataclasses.asdict(spec)},
-    }
-    return dict(json.loads(json.dumps(meta)))  # as a file holds it (tuples become lists)
-
-
 def maze_dataset(cfg: MazesConfig, size: int) -> str:
     """Write the training mazes of ``size`` once: env seeds ``[0, n_maps)`` of ``VINGridMaze-<size>``,
     every free cell labelled, in :func:`dataset_path`; a later call (any planner, any seed) reads the
@@ -165,10 +148,11 @@ def maze_dataset(cfg: MazesConfig, size: int) -> str:
     :raises ValueError: the file holds other mazes (another size, count or labelling).
     """
     from gridworld_env import env_spec
-    from gridworld_env.expert import ExpertDataset, make_dataset
+    from gridworld_env.expert import ExpertDataset, dataset_meta, make_dataset
 
     path = dataset_path(cfg, size)
-    wanted = _dataset_meta(size, cfg.n_maps)
+    spec = env_spec(f"VINGridMaze-{size}x{size}-v0")
+    wanted = dataset_meta(spec, cfg.n_maps, None, 0)
     if os.path.exists(path):
         found = ExpertDataset.load(path).meta
         if found != wanted:
@@ -177,8 +161,7 @@ def maze_dataset(cfg: MazesConfig, size: int) -> str:
                 f"(found {found}, want {wanted}): move it away or choose another --data folder"
             )
         return path
-    data = make_dataset(size, cfg.n_maps, None, 0, env_spec(f"VINGridMaze-{size}x{size}-v0"))
-    data.save(path)
+    make_dataset(size, cfg.n_maps, None, 0, spec).save(path)
     return path
 
 
@@ -233,12 +216,12 @@ class Mazes(ex.Experiment, name="mazes", config=MazesConfig, names="planners"):
         return dataclasses.replace(self.cfg, **absolute, extra={})
 
     def train_and_score(self, run: ex.Run, folder: str, resume: bool, progress: bool) -> dict[str, Any]:
-        model, history, minutes = ex.train_bc_run(self.training_config(run), folder, resume, progress)
+        config = self.training_config(run)
+        model, history, minutes = ex.train_bc_run(config, folder, resume, progress)
         done = score(model.policy, run.size, self.cfg.episodes, progress)
         done["buckets"] = by_path_length(model.policy, self.cfg.long_episodes, progress)
-        k = self.training_config(run).k
         done["past_k"] = {
-            str(m): by_path_length(model.policy, self.cfg.long_episodes, progress, k=m * k) for m in PAST_K
+            str(m): by_path_length(model.policy, self.cfg.long_episodes, progress, k=m * config.k) for m in PAST_K
         }
         return {**done, "history": history, "train_minutes": minutes}
 

@@ -142,6 +142,19 @@ class ExpertDataset:
         return cls(meta=meta, **arrays)
 
 
+def dataset_meta(spec: MapSpec | MazeSpec, n_maps: int, trajectories_per_map: int | None, seed: int) -> dict[str, Any]:
+    """The ``meta`` of the data set :func:`make_dataset` makes with these arguments, as its file
+    holds it (JSON: tuples become lists), so a file can be checked against what a caller wants."""
+    meta = {
+        "size": spec.size,
+        "seed": seed,
+        "n_maps": n_maps,
+        "trajectories_per_map": trajectories_per_map,
+        "spec": {"family": map_family(spec), **dataclasses.asdict(spec)},
+    }
+    return dict(json.loads(json.dumps(meta)))
+
+
 def make_dataset(
     size: int,
     n_maps: int,
@@ -169,13 +182,7 @@ def make_dataset(
         _make_chunk(spec, seed, start, min(n_maps, start + chunk), trajectories_per_map)
         for start in range(0, n_maps, chunk)
     ]
-    meta = {
-        "size": spec.size,
-        "seed": seed,
-        "n_maps": n_maps,
-        "trajectories_per_map": trajectories_per_map,
-        "spec": {"family": map_family(spec), **dataclasses.asdict(spec)},
-    }
+    meta = dataset_meta(spec, n_maps, trajectories_per_map, seed)
     offsets = np.cumsum([0] + [p[0].shape[0] for p in parts[:-1]])
     return ExpertDataset(
         obstacles=np.concatenate([p[0] for p in parts]),
