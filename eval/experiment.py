@@ -123,11 +123,11 @@ def save_result(path: str, done: dict[str, Any]) -> None:
 
 def bc_run_config(cfg: Any, env_id: str, policy: str, seed: int, **settings: Any) -> Any:
     """The :class:`agents.training.bc.BCConfig` of one run of an experiment config ``cfg`` (its
-    ``n_maps``, ``threads`` and ``device``) with the experiment's ``settings``."""
+    ``n_maps``, ``threads`` and ``device``) with the experiment's ``settings``, which take precedence."""
     from agents.training.bc import BCConfig
 
     where = {"n_maps": cfg.n_maps, "threads": cfg.threads, "device": cfg.device}
-    return BCConfig(env_id=env_id, policy=policy, seed=seed, **where, **settings)
+    return BCConfig(env_id=env_id, policy=policy, seed=seed, **{**where, **settings})
 
 
 def train_bc_run(config: Any, folder: str, resume: bool, progress: bool) -> tuple[Any, list[dict[str, Any]], float]:

@@ -72,9 +72,9 @@ def check_types(config: Any) -> None:
 
 
 def check_positive(config: Any, names: Iterable[str]) -> None:
-    """``ValueError`` naming the first of ``names`` whose value is below 1."""
+    """``ValueError`` naming the first of ``names`` whose value is below 1 (``None``: not set, passes)."""
     for name in names:
-        if getattr(config, name) < 1:
+        if getattr(config, name) is not None and getattr(config, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
 
 
