@@ -5,9 +5,11 @@ subprocess): about 7 s each here. The trials are 8x8 BC runs of a few seconds.
 """
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,10 +80,26 @@ def starts(experiment, seed):
         ({"search": {"space": {"lr": {"normal": [0.0, 0.1]}}}}, "search.space.lr"),
         ({"search": {"space": {"lr": {"uniform": [0.1, 0.2]}}, "mode": "best"}}, "search.mode"),
         ({"search": {"space": {"lr": {"uniform": [0.1, 0.2]}}}, "grid": {"epochs": [1, 2]}}, "grid"),
+        (
+            {"search": {"space": {"lr": {"uniform": [0.1, 0.2]}}, "points_to_evaluate": [{"lr": 0.3}]}},
+            "search.points_to_evaluate[0].lr",
+        ),
+        (
+            {"search": {"space": {"lr": {"uniform": [0.1, 0.2]}}, "points_to_evaluate": [{"gamma": 0.9}]}},
+            "search.points_to_evaluate[0]",
+        ),
+        (
+            {"search": {"space": {"n": {"choice": [1, 2]}}, "points_to_evaluate": [{"n": 3}]}},
+            "search.points_to_evaluate[0].n",
+        ),
+        (
+            {"search": {"space": {"lr": {"uniform": [0.1, 0.2]}}, "points_to_evaluate": {"lr": 0.1}}},
+            "search.points_to_evaluate",
+        ),
     ],
 )
 def test_a_bad_spec_names_its_field(tmp_path, change, field):
-    with pytest.raises(ValueError, match=f"field '{field}'"):
+    with pytest.raises(ValueError, match=re.escape(f"field '{field}'")):
         parse_spec({**bc_spec(tmp_path), **change}, "s.yml")
 
 
@@ -229,12 +247,17 @@ def test_a_search_writes_the_best_settings_as_a_hyperparams_section(tmp_path):
         "envs": ["VINGrid-8x8-v0"],
         "storage": str(tmp_path),
         "settings": {"total_timesteps": 4096, "n_envs": 16, "batch_size": 256, "eval_freq": 2048, "eval_episodes": 10},
-        "search": {"num_samples": 3, "space": {"lr": {"loguniform": [1e-4, 1e-2]}, "n_epochs": {"choice": [2, 4]}}},
+        "search": {
+            "num_samples": 3,
+            "space": {"lr": {"loguniform": [1e-4, 1e-2]}, "n_epochs": {"choice": [2, 4]}},
+            "points_to_evaluate": [{"lr": 0.005, "n_epochs": 2}],
+        },
     }
     results = run_sweep(parse_spec(spec), RunnerOptions(progress=False, num_cpus=2))
     assert len(results) == 3 and all(r["error"] is None for r in results)
     sampled = {(r["config"]["lr"], r["config"]["n_epochs"]) for r in results}
     assert len(sampled) == 3 and all(1e-4 <= lr <= 1e-2 and n in (2, 4) for lr, n in sampled)
+    assert (0.005, 2) in sampled  # the given point is one of the trials
     best_file = tmp_path / "search" / "best.yml"
     section = yaml.safe_load(best_file.read_text())["VINGrid-8x8-v0"]
     best = max(results, key=lambda r: r["metrics"]["val_success_rate"])
@@ -290,4 +313,14 @@ def test_the_cnn_and_vin_search_specs_are_twins_at_each_size():
             for p in ("cnn", "vin")
         )
         assert (cnn.policies, vin.policies) == (["cnn"], ["vin"])
-        assert cnn.search == vin.search and cnn.settings == vin.settings and cnn.envs == vin.envs
+        assert cnn.search is not None and vin.search is not None
+        assert len(cnn.search.points_to_evaluate) == len(vin.search.points_to_evaluate)  # each its own
+        same = {"points_to_evaluate": []}
+        assert dataclasses.replace(cnn.search, **same) == dataclasses.replace(vin.search, **same)
+        assert cnn.settings == vin.settings and cnn.envs == vin.envs
+    # At 16x16 each search tries its policy's 8x8 winner first: the CNN's is hyperparams/ppo_cnn.yml's.
+    search = load_spec(os.path.join(REPO, "hyperparams", "sweeps", "ppo_cnn_search_16x16.yml")).search
+    assert search is not None
+    with open(os.path.join(REPO, "hyperparams", "ppo_cnn.yml")) as f:
+        tuned = yaml.safe_load(f)["VINGrid-8x8-v0"]
+    assert search.points_to_evaluate == [{key: tuned[key] for key in search.space}]

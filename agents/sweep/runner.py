@@ -337,7 +337,7 @@ def run_sweep(spec: SweepSpec, options: RunnerOptions | None = None) -> list[dic
             trainable = tune.with_parameters(train_trial, spec=raw, base=base)
             space = {name: _domain(dom) for name, dom in search.space.items()}
             extra = {
-                "search_alg": OptunaSearch(seed=search.seed),
+                "search_alg": OptunaSearch(seed=search.seed, points_to_evaluate=search.points_to_evaluate or None),
                 "scheduler": _ASHA(grace_period=search.grace_period, reduction_factor=search.reduction_factor),
                 "num_samples": search.num_samples,
                 "metric": search.metric,

@@ -20,6 +20,8 @@ A ``search`` section replaces the grid by Optuna's sampler with ASHA early stopp
         lr: {loguniform: [1.0e-4, 1.0e-2]}
         ent_coef: {uniform: [0.0, 0.01]}
         n_steps: {choice: [32, 64]}
+      points_to_evaluate:         # optional: tried first, then Optuna samples
+        - {lr: 0.001, ent_coef: 0.001, n_steps: 64}
 
 Nothing here imports Ray: a spec is checked (every trial's settings built) before Ray starts.
 """
@@ -70,6 +72,9 @@ class SearchSpec:
     """ASHA: the fraction 1/reduction_factor of trials goes on at each rung."""
     seed: int = 0
     """Optuna sampler seed."""
+    points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
+    """Settings tried first, before Optuna samples (e.g. the winner of the search at another size),
+    each a value for every setting of ``space``; they count in ``num_samples``."""
 
 
 @dataclass
@@ -190,6 +195,26 @@ def _check_space(path: str, space: Any) -> None:
             raise spec_error(path, where, f"loguniform needs low > 0, got {values[0]}")
 
 
+def _check_points(path: str, points: Any, space: dict[str, Any]) -> None:
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise spec_error(path, "search.points_to_evaluate", f"must be a list of mappings, got {points!r}")
+    for i, point in enumerate(points):
+        where = f"search.points_to_evaluate[{i}]"
+        if set(point) != set(space):
+            raise spec_error(
+                path, where, f"must give a value for every setting of the space {sorted(space)}, got {sorted(point)}"
+            )
+        for name, value in point.items():
+            ((kind, values),) = space[name].items()
+            inside = (
+                value in values
+                if kind == "choice"
+                else isinstance(value, int | float) and values[0] <= value <= values[1]
+            )
+            if not inside:
+                raise spec_error(path, f"{where}.{name}", f"{value!r} lies outside the space's {kind} {values}")
+
+
 def _as_list(path: str, name: str, value: Any, kind: type) -> list[Any]:
     if not isinstance(value, list) or not value or not all(isinstance(v, kind) for v in value):
         raise spec_error(path, name, f"must be a non-empty list of {kind.__name__}, got {value!r}")
@@ -254,6 +279,7 @@ def parse_spec(raw: Any, path: str = "<spec>") -> SweepSpec:
                 raise spec_error(path, f"search.{key}", f"must be an integer >= 1, got {search[key]!r}")
         if search.get("mode", "max") not in ("max", "min"):
             raise spec_error(path, "search.mode", f"must be max or min, got {search['mode']!r}")
+        _check_points(path, search.get("points_to_evaluate", []), search["space"])
         values["search"] = SearchSpec(**search)
         if values.get("grid"):
             raise spec_error(path, "grid", "a search samples its settings: give a grid or a search, not both")
