@@ -58,6 +58,15 @@ def spaced_ticks(values: Sequence[float], min_ratio: float = 1.25) -> list[float
     return sorted(kept)
 
 
+def _mean_spread_paper(cell: str, md: str) -> tuple[float, float, float]:
+    """``"99.5 ± 0.2 (99.6)"`` -> (99.5, 0.2, 99.6); the paper's figure is NaN when absent."""
+    found = re.match(r"([\d.]+) ± ([\d.]+)(?: \(([\d.]+)\))?", cell)
+    if found is None:
+        raise ValueError(f"{md}: success cell {cell!r} is not 'mean ± spread (paper)'")
+    mean, spread, paper = map(float, found.groups(default="nan"))
+    return mean, spread, paper
+
+
 def plot_table1(md: str, png: str) -> None:
     """Success rate against map size per model: mean ± spread over seeds, and the paper's figures."""
     header, rows = read_table(md)
@@ -68,10 +77,7 @@ def plot_table1(md: str, png: str) -> None:
         mine = [(_size(r[0]), r[col]) for r in rows if r[1] == model]
         if not mine:
             continue
-        parsed = [
-            (s, *map(float, re.match(r"([\d.]+) ± ([\d.]+)(?: \(([\d.]+)\))?", c).groups(default="nan")))
-            for s, c in mine
-        ]
+        parsed = [(s, *_mean_spread_paper(c, md)) for s, c in mine]
         sizes = [p[0] for p in parsed]
         means = [p[1] for p in parsed]
         ax.errorbar(

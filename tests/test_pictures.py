@@ -78,6 +78,16 @@ def test_error_bars_stay_in_range_and_ticks_do_not_crowd():
     assert spaced_ticks([1, 2, 5, 10, 20, 30, 36]) == [1, 2, 5, 10, 20, 36]
 
 
+def test_a_table1_success_cell_is_read_or_named():
+    from eval.plots import _mean_spread_paper
+
+    assert _mean_spread_paper("99.5 ± 0.2 (99.6)", "t.md") == (99.5, 0.2, 99.6)
+    mean, spread, paper = _mean_spread_paper("97.0 ± 1.5", "t.md")
+    assert (mean, spread) == (97.0, 1.5) and paper != paper  # no paper figure: NaN
+    with pytest.raises(ValueError, match="t.md: success cell '-'"):
+        _mean_spread_paper("-", "t.md")
+
+
 def test_render_policy_window_fits_the_screen_and_says_how_each_episode_ended(monkeypatch):
     from gridworld_env import rendering
 
