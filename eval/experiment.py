@@ -131,13 +131,15 @@ def bc_run_config(cfg: Any, env_id: str, policy: str, seed: int, **settings: Any
 
 
 def train_bc_run(config: Any, folder: str, resume: bool, progress: bool) -> tuple[Any, list[dict[str, Any]], float]:
-    """Behaviour cloning in ``folder``: the model, the per-epoch history and the wall minutes of this
-    call (a resumed run's earlier part is not counted)."""
-    from agents.training.bc import train_bc
+    """Behaviour cloning in ``folder``: the model, the per-epoch history and the wall minutes of
+    its training over every call (those of this call alone when the run began before its
+    checkpoint kept the time)."""
+    from agents.training.bc import train_bc, trained_seconds
 
     t0 = time.perf_counter()
     model, history = train_bc(config, folder, resume=resume, progress=progress)
-    return model, history, (time.perf_counter() - t0) / 60
+    seconds = trained_seconds(os.path.join(folder, "checkpoint.pt"))
+    return model, history, (time.perf_counter() - t0 if seconds is None else seconds) / 60
 
 
 def write_page(path: str, text: str) -> None:

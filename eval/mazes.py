@@ -364,17 +364,19 @@ def render(
         )
 
     budget = "; ".join(size_budget(s) for s in cfg.sizes)
+    common = {k: v for k, v in COMMON.items() if not any(k in SIZE_SETTINGS[s] for s in cfg.sizes)}
     lines = [
         "# Planners on mazes\n",
         f"Command: `{command}`\n",
         "BC from the BFS expert, every free cell of the training mazes (env seeds from 0, the same for "
-        f"every seed) labelled; {budget}; settings of every run `{COMMON}`; per planner "
+        f"every seed) labelled; {budget}; settings of every run `{common}`; per planner "
         f"`{PLANNER_SETTINGS}`. Test: the same {cfg.episodes} held-out perfect mazes per size "
         "(env seeds from 10^9) for every run. %Opt and %Suc are GPPN's figures: the greedy policy "
         "followed from every free cell (%Suc: it reaches the goal; %Opt: by a shortest path). "
         "Success from the start: the VIN paper's protocol (the env's start, within twice the "
         "shortest path); path / optimal over its successful episodes. Mean ± sample standard "
-        "deviation over the seeds listed; min / run: training wall minutes (one thread, on this 2-core machine beside other jobs). "
+        "deviation over the seeds listed; min / run: training wall minutes of the call that finished the run "
+        "(a resumed run's earlier part is not counted), on this 2-core machine beside other jobs. "
         "The shipped agent knows the env's moves and plans to its "
         "fixed point (docs/experiments/mazes.md).\n",
         "| " + " | ".join(HEADER) + " |",

@@ -10,7 +10,7 @@ from stable_baselines3 import PPO
 from agents.evaluation import evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.planners import VIN
 from agents.policies import MaskableVINPolicy, VINExtractor, VINPolicy, group_maps
-from agents.training.bc import BCConfig, load_checkpoint, train_bc
+from agents.training.bc import BCConfig, load_checkpoint, train_bc, trained_seconds
 from gridworld_env.core import ACTIONS
 from gridworld_env.vector import VINGridVecEnv
 
@@ -143,9 +143,12 @@ def test_bc_beats_chance_and_resume_equals_uninterrupted(tmp_path):
     state = load_checkpoint(str(tmp_path / "b" / "checkpoint.pt"))
     assert state["epoch"] == 1
     state["config"]["epochs"] = 2  # continue the same run for one more epoch
+    state["train_seconds"] = 1000.0  # the first call's time, kept for the run's total
     torch.save(state, tmp_path / "b" / "checkpoint.pt")
     _, resumed = train_bc(cfg, str(tmp_path / "b"), resume=True)
     assert resumed == straight
+    total = trained_seconds(str(tmp_path / "b" / "checkpoint.pt"))
+    assert total is not None and 1000.0 < total < 1000.0 + 600
     a = PPO.load(tmp_path / "a" / "model.zip", device="cpu").policy.state_dict()
     b = PPO.load(tmp_path / "b" / "model.zip", device="cpu").policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

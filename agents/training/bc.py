@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -251,7 +252,13 @@ def bc_loss(
 
 
 def _save_checkpoint(
-    path: str, model: PPO, opt: torch.optim.Optimizer, cfg: BCConfig, epoch: int, history: list[dict[str, float]]
+    path: str,
+    model: PPO,
+    opt: torch.optim.Optimizer,
+    cfg: BCConfig,
+    epoch: int,
+    history: list[dict[str, float]],
+    train_seconds: float,
 ) -> None:
     save_state(
         path,
@@ -260,6 +267,7 @@ def _save_checkpoint(
             "config": asdict(cfg),
             "epoch": epoch,
             "history": history,
+            "train_seconds": train_seconds,
             "policy": model.policy.state_dict(),
             "optimizer": opt.state_dict(),
         },
@@ -269,6 +277,13 @@ def _save_checkpoint(
 def load_checkpoint(path: str) -> dict[str, Any]:
     """Read a BC checkpoint; ``ValueError`` for a corrupt or foreign file."""
     return load_state(path, CHECKPOINT_FORMAT, "BC")
+
+
+def trained_seconds(path: str) -> float | None:
+    """Wall seconds the run of the BC checkpoint at ``path`` has trained over all its calls (its
+    epochs and their validation), or ``None`` for a checkpoint written before this was kept."""
+    seconds = load_checkpoint(path).get("train_seconds")
+    return None if seconds is None else float(seconds)
 
 
 #: A batch loss above this (or not finite) stops BC. With 8 actions the first loss is about
@@ -483,9 +498,10 @@ def train_bc(
     policy = model.policy
     opt = make_optimizer(cfg, policy)
     history: list[dict[str, float]] = []
-    start = 0
+    start, earlier = 0, 0.0
     if resume:
         start, history = restore_checkpoint(ckpt_path, cfg, model, opt)
+        earlier = trained_seconds(ckpt_path) or 0.0
     elif cfg.init is not None:
         init_policy(model, cfg.init)
     tensors = _Tensors(data)
@@ -505,6 +521,7 @@ def train_bc(
                 tqdm(total=cfg.epochs * per_epoch, initial=start * per_epoch, desc=f"BC {cfg.env_id}", unit="batch")
             )
         stack.enter_context(conv_backend(cfg.policy))
+        t0 = time.perf_counter()
         for epoch in range(start, cfg.epochs):
             loss, accuracy = train_epoch(cfg, epoch, policy, opt, data, tensors, bar)
             result = evaluate_act_fn(policy_act_fn(policy, val), val)
@@ -516,7 +533,7 @@ def train_bc(
                 "val_success_rate": result.success_rate,
             }
             history.append(figures)
-            _save_checkpoint(ckpt_path, model, opt, cfg, epoch + 1, history)
+            _save_checkpoint(ckpt_path, model, opt, cfg, epoch + 1, history, earlier + time.perf_counter() - t0)
             if writer is not None:
                 _log_epoch(writer, cfg, policy, figures)
             if bar is not None:
