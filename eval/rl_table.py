@@ -1,10 +1,11 @@
 """The RL version of the VIN paper's comparison: PPO from reward alone, VIN against the CNN.
 
-    python -m eval.rl_table [--sizes 8 16 28] [--policies vin cnn] [--seeds 0 1 2] [--seeds-28 0] [--quick]
+    python -m eval.rl_table [--sizes 8 16 28] [--policies vin vinlearned cnn] [--seeds 0 1 2] [--seeds-28 0] [--quick]
                             [--address HEAD:6379] [--max-concurrent N] [--serial]
 
-Every run is ``python -m train ppo --env VINGrid-<size>-v0 --policy <policy>`` with the settings of
-``hyperparams/ppo.yml`` (the same settings and env-step budget for both policies at a size; the
+Every run is ``python -m train ppo --env VINGrid-<size>-v0 --policy <policy> --config <file>`` with
+the settings file of its row (:data:`ROWS`: ``hyperparams/ppo.yml`` for the VIN given the env's
+moves, ``ppo_vinlearned.yml`` for the paper's VIN, ``ppo_cnn.yml`` for the CNN's own recipe; the
 VIN-only keys do not reach the CNN) and a training seed, from scratch: no expert, no BC start, no
 reward shaping. Each run is scored on the same held-out test maps (env seeds from 10^9) under the
 paper's protocol (goal within twice the optimal moves).
@@ -36,10 +37,24 @@ from eval import experiment as ex
 from eval.results import bracketed, grid_rows, mean_spread, pm, table_lines
 from gridworld_env.atomic import atomic_path
 
-NAMES = {"vin": "VIN", "vinlearned": "VIN, learned kernels", "cnn": "CNN", "fcn": "FCN"}
-COLOURS = {"vin": "tab:blue", "vinlearned": "tab:purple", "cnn": "tab:orange", "fcn": "tab:green"}
+NAMES = {
+    "vin": "VIN",
+    "vinlearned": "VIN, learned kernels",
+    "cnn": "CNN",
+    "cnn_shared": "CNN, the VIN's settings",
+    "fcn": "FCN",
+}
+COLOURS = {
+    "vin": "tab:blue",
+    "vinlearned": "tab:purple",
+    "cnn": "tab:orange",
+    "cnn_shared": "tab:brown",
+    "fcn": "tab:green",
+}
 
 #: Each row: the PPO policy, its settings file in ``hyperparams/`` and what the learner is given.
+#: The CNN trains on its own recipe (``ppo_cnn.yml``, from the project's Ray search); the row
+#: ``cnn_shared`` keeps it on the VIN's settings, to show what the recipe is worth.
 ROWS: dict[str, tuple[str, str, str]] = {
     "vin": ("vin", "ppo.yml", "the image and the reward; the env's moves and collision rule built into its planner"),
     "vinlearned": (
@@ -47,7 +62,8 @@ ROWS: dict[str, tuple[str, str, str]] = {
         "ppo_vinlearned.yml",
         "the image and the reward (its planner learns the moves, as published)",
     ),
-    "cnn": ("cnn", "ppo.yml", "the image and the reward"),
+    "cnn": ("cnn", "ppo_cnn.yml", "the image and the reward"),
+    "cnn_shared": ("cnn", "ppo.yml", "the image and the reward"),
     "fcn": ("fcn", "ppo.yml", "the image and the reward"),
 }
 
@@ -65,14 +81,15 @@ class RLTableConfig(ex.ExperimentConfig):
 
     sizes: list[int] = field(default_factory=lambda: [8, 16, 28])
     """Map sizes (registered ``VINGrid-NxN-v0`` envs with a section in the PPO settings)."""
-    policies: list[str] = field(default_factory=lambda: ["vin", "cnn"])
-    """Rows of :data:`ROWS`: ``vin`` (fixed moves), ``vinlearned`` (the paper's VIN), ``cnn``, ``fcn``."""
+    policies: list[str] = field(default_factory=lambda: ["vin", "vinlearned", "cnn"])
+    """Rows of :data:`ROWS`: ``vin`` (fixed moves), ``vinlearned`` (the paper's VIN), ``cnn`` (its
+    own recipe), ``cnn_shared`` (the VIN's settings), ``fcn``."""
     seeds: dict[int, list[int]] = field(default_factory=lambda: {8: [0, 1, 2], 16: [0, 1, 2], 28: [0]})
     """Training seeds per size."""
     overrides: list[str] = field(default_factory=list)
     """``key=value`` PPO settings applied to every run on top of the YAML (``--quick`` shortens runs)."""
     config_path: str | None = None
-    """PPO settings file (default: ``hyperparams/ppo.yml``)."""
+    """PPO settings file of every row (default: each row's, :data:`ROWS`)."""
     runs_dir: str = "runs/rl_table"
     """Where each run trains and leaves its ``result.json``."""
 
@@ -199,13 +216,13 @@ def render(
     """The markdown page of :func:`rl_table` (``missing``: the runs left out, named)."""
     sizes = sorted({s for s, _ in summary})
     policies = [p for p in NAMES if any((s, p) in summary for s in sizes)]
+    files = ", ".join(f"{NAMES[p]}: `hyperparams/{ROWS[p][1]}`" for p in policies)
     lines = [
         "# PPO from reward: VIN against the CNN\n",
         f"Command: `{command}`\n",
-        "Every run: `python -m train ppo --env VINGrid-<size>-v0 --policy <policy>` with the settings of "
-        "`hyperparams/ppo.yml` for the size (the same settings and env-step budget for the VIN with fixed "
-        "moves and the CNN; the VIN-only keys do not reach the CNN), or of `hyperparams/ppo_vinlearned.yml` "
-        "for the VIN with learned kernels, and the seed listed, from scratch: the env's reward "
+        "Every run: `python -m train ppo --env VINGrid-<size>-v0 --policy <policy> --config <file>` with the "
+        f"size's section of its row's settings file ({files}; the VIN-only keys do not reach the CNN) "
+        "and the seed listed, from scratch: the env's reward "
         "and observations only, with the start-distance curriculum, no action masks. "
         f"Test: the same {episodes} held-out maps (env seeds from 10^9) for every run, paper protocol "
         "(goal within twice the optimal moves). Figures are mean ± sample standard deviation over "
@@ -293,11 +310,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
-    parser.add_argument("--policies", nargs="+", choices=sorted(ROWS), help="rows (default: vin cnn)")
+    parser.add_argument("--policies", nargs="+", choices=sorted(ROWS), help="rows (default: vin vinlearned cnn)")
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds below 28x28 (default: 0 1 2)")
     parser.add_argument("--seeds-28", type=int, nargs="+", help="training seeds at 28x28 (default: 0)")
     parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")
-    parser.add_argument("--config", help="PPO settings file (default: hyperparams/ppo.yml)")
+    parser.add_argument("--config", help="PPO settings file of every row (default: each row's)")
     parser.add_argument("--curves", help="curves (default: results/rl_curves.png, --quick: runs/rl_curves_quick.png)")
     parser.add_argument(
         "--only-cached", action="store_true", help="tabulate the finished runs only and name the missing ones"
@@ -313,7 +330,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
     try:
         cfg = RLTableConfig(
             sizes=sizes,
-            policies=args.policies or ["vin", "cnn"],
+            policies=args.policies or ["vin", "vinlearned", "cnn"],
             seeds=seeds,
             overrides=overrides,
             config_path=args.config,

@@ -201,7 +201,7 @@ def test_rl_table_quick_builds_the_table_and_reuses_finished_runs(tmp_path):
     out, curves, runs = tmp_path / "t.md", tmp_path / "c.png", tmp_path / "runs"
     args = [sys.executable, "-m", "eval.rl_table", "--quick", "--episodes", "50", "--policies", "vin", "cnn"]
     args += ["--runs", str(runs), "--out", str(out), "--curves", str(curves), "--no-progress"]
-    args += ["total_timesteps=8192", "eval_freq=4096"]
+    args += ["total_timesteps=8192", "eval_freq=4096", "n_epochs=2"]  # the CNN's own recipe has 10 epochs
     env = {**os.environ, "PYTHONPATH": REPO}
     done = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
