@@ -2,16 +2,16 @@
 ``results/mazes.md`` and ``results/mazes.png``.
 
     python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 30 10]
-                         [--maps 10000] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
+                         [--maps N] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
                          [--runs runs/mazes] [--out results/mazes.md] [--overwrite] [--no-progress]
                          [--address HEAD:6379] [--max-concurrent N] [--serial]
 
-Every (size, planner, seed) is cloned from the BFS expert on ``VINGridMaze-<size>`` with the same
-budget (:data:`COMMON`, :data:`SIZE_SETTINGS`: the same labels, optimiser and epochs for both
-planners at a size; :data:`PLANNER_SETTINGS` and :data:`MAPS` hold what differs, the
-architecture and the number of training mazes), in ``runs/mazes/<size>/<planner>/seed<S>/``, and leaves a ``result.json`` there;
-a later call reuses it (and resumes a training cut short), so the page can be built in pieces.
-The runs train as Ray Tune trials on this machine's cores (or a cluster with ``--address``), or
+Every (size, planner, seed) is cloned from the BFS expert on ``VINGridMaze-<size>`` (:data:`COMMON`,
+:data:`SIZE_SETTINGS`: the same labels, optimiser and epochs for both planners at a size;
+:data:`PLANNER_SETTINGS` and :data:`MAPS` hold what differs, the architecture and the number of
+training mazes), in ``runs/mazes/<size>/<planner>/seed<S>/``, and leaves a ``result.json``
+there; a later call reuses it (and resumes a training cut short), so the page can be built in
+pieces. The runs train as Ray Tune trials on this machine's cores (or a cluster with ``--address``), or
 one after another with ``--serial``, as :mod:`eval.table1`'s do.
 
 Each run is scored on the same held-out mazes of its size (env seeds from 10^9):
@@ -375,8 +375,8 @@ def render(
         "followed from every free cell (%Suc: it reaches the goal; %Opt: by a shortest path). "
         "Success from the start: the VIN paper's protocol (the env's start, within twice the "
         "shortest path); path / optimal over its successful episodes. Mean ± sample standard "
-        "deviation over the seeds listed; min / run: training wall minutes of the call that finished the run "
-        "(a resumed run's earlier part is not counted), on this 2-core machine beside other jobs. "
+        "deviation over the seeds listed; min / run: training wall minutes of each run over all "
+        "its calls, on this 2-core machine beside other jobs. "
         "The shipped agent knows the env's moves and plans to its "
         "fixed point (docs/experiments/mazes.md).\n",
         "| " + " | ".join(HEADER) + " |",
