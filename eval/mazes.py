@@ -306,10 +306,13 @@ def _pm(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{mean:.{digits}f} ± {spread:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
-def _row(name: str, size: int, k: str, f: str, seeds: str, runs: list[dict[str, Any]], minutes: str) -> list[str]:
+def _row(
+    name: str, given: str, size: int, k: str, f: str, seeds: str, runs: list[dict[str, Any]], budget: str, minutes: str
+) -> list[str]:
     ratios = [r["test"]["path_ratio"] for r in runs if r["test"]["path_ratio"] == r["test"]["path_ratio"]]
     return [
         name,
+        given,
         f"{size}x{size}",
         k,
         f,
@@ -318,11 +321,34 @@ def _row(name: str, size: int, k: str, f: str, seeds: str, runs: list[dict[str, 
         _pm([r["cells"]["success"] for r in runs]),
         _pm([r["test"]["success_rate"] for r in runs]),
         _pm(ratios, 1.0, 3) if ratios else "-",
+        budget,
         minutes,
     ]
 
 
-HEADER = ["planner", "maze", "K", "F", "seeds", "%Opt", "%Suc", "success from the start", "path / optimal", "min / run"]
+HEADER = [
+    "planner",
+    "given",
+    "maze",
+    "K",
+    "F",
+    "seeds",
+    "%Opt",
+    "%Suc",
+    "success from the start",
+    "path / optimal",
+    "training mazes x epochs",
+    "min / run",
+]
+
+#: What a planner learns from, besides the expert's actions on every free cell (:func:`planner_given`).
+GIVEN = {True: "expert actions; learns its moves", False: "expert actions and the env's moves"}
+
+
+def planner_given(policy: Any) -> str:
+    """:data:`GIVEN` of a policy: a VIN with fixed value-iteration kernels is given the env's moves;
+    a VIN with learned kernels, and a GPPN, learn theirs."""
+    return GIVEN[bool(getattr(getattr(policy, "features_extractor", None), "learn_vi_kernels", True))]
 
 
 def mean_buckets(runs: list[dict[str, Any]]) -> list[tuple[str, int, float]]:
@@ -334,16 +360,16 @@ def mean_buckets(runs: list[dict[str, Any]]) -> list[tuple[str, int, float]]:
 def render(
     cfg: MazesConfig,
     results: dict[tuple[int, str], list[dict[str, Any]]],
-    extras: dict[str, tuple[tuple[str, str], dict[int, dict[str, Any]], list[Any]]],
+    extras: dict[str, tuple[tuple[str, str, str], dict[int, dict[str, Any]], list[Any]]],
     command: str,
     png: str,
 ) -> tuple[str, dict[str, list[tuple[str, int, float]]]]:
     """The markdown page and the 64x64 curves to plot (name -> buckets)."""
     rows: list[list[str]] = []
     curves: dict[str, list[tuple[str, int, float]]] = {}
-    for name, (k_f, by_size, buckets) in extras.items():
+    for name, ((k, f, given), by_size, buckets) in extras.items():
         for size in cfg.sizes:
-            rows.append(_row(name, size, *k_f, "-", [by_size[size]], "-"))
+            rows.append(_row(name, given, size, k, f, "-", [by_size[size]], "-", "-"))
         curves[name] = buckets
     for size in cfg.sizes:
         for planner in cfg.planners:
@@ -352,7 +378,12 @@ def render(
             minutes = [r["train_minutes"] for r in runs if r["train_minutes"] == r["train_minutes"]]
             spent = f"{np.mean(minutes):.1f}" if minutes else "-"
             seeds = ",".join(str(r["settings"]["seed"]) for r in runs)
-            rows.append(_row(NAMES[planner], size, str(bc["k"]), str(bc["kernel_size"]), seeds, runs, spent))
+            budget = f"{bc['n_maps']:,} x {bc['epochs']}" + (
+                f", from {START_FROM[size]}x{START_FROM[size]}" if bc.get("init") else ""
+            )
+            given = GIVEN[bool(bc["learn_vi_kernels"]) or planner != "vin"]
+            k, f = str(bc["k"]), str(bc["kernel_size"])
+            rows.append(_row(NAMES[planner], given, size, k, f, seeds, runs, budget, spent))
             curves[f"{NAMES[planner]}, trained on {size}x{size}"] = mean_buckets(runs)
 
     def size_budget(s: int) -> str:
@@ -377,8 +408,8 @@ def render(
         "shortest path); path / optimal over its successful episodes. Mean ± sample standard "
         "deviation over the seeds listed; min / run: training wall minutes of each run over all "
         "its calls, on this 2-core machine beside other jobs. "
-        "The shipped agent knows the env's moves and plans to its "
-        "fixed point (docs/experiments/mazes.md).\n",
+        "Rows not trained here (`--extra`) are scored alone: no seeds, no budget "
+        "(docs/experiments/mazes.md).\n",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
@@ -392,8 +423,8 @@ def render(
         "| planner | maze | K | F | %Opt | %Suc |",
         "|---|---|---|---|---|---|",
     ]
-    for (size, planner), (k, f, opt, suc) in GPPN_REPORTED.items():
-        lines.append(f"| {NAMES[planner]} | {size}x{size} | {k} | {f} | {opt:.1f} | {suc:.1f} |")
+    for (size, planner), (rk, rf, opt, suc) in GPPN_REPORTED.items():
+        lines.append(f"| {NAMES[planner]} | {size}x{size} | {rk} | {rf} | {opt:.1f} | {suc:.1f} |")
     first = next(iter(curves.values()))
     lines += [
         "",
@@ -480,7 +511,8 @@ def maze_report(cfg: MazesConfig, page: ex.Page) -> str:
     for name, path in cfg.extra.items():
         policy = load_model(path).policy
         by_size = {s: score(policy, s, cfg.episodes, page.progress) for s in cfg.sizes}
-        extras[name] = (planner_k_f(policy), by_size, by_path_length(policy, cfg.long_episodes, page.progress))
+        about = (*planner_k_f(policy), planner_given(policy))
+        extras[name] = (about, by_size, by_path_length(policy, cfg.long_episodes, page.progress))
     png = os.path.splitext(page.out)[0] + ".png"
     text, curves = render(cfg, results, extras, page.command, png)
     os.makedirs(os.path.dirname(os.path.abspath(page.out)), exist_ok=True)

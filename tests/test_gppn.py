@@ -190,8 +190,12 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     shipped = ["--extra", "shipped=agents/pretrained/bc_vin_maze15x15.zip"]
     assert mazes_main([*args, *shipped]) == 0
     text = out.read_text()
-    assert "| shipped | 15x15 | fixed point | 3 | - | 100.0 | 100.0 | 100.0 | 1.000 | - |" in text
-    assert "| VIN | 15x15 | 30 | 5 | 0,1 |" in text and "| GPPN | 15x15 | 30 | 5 | 0,1 |" in text
+    given, learns = "expert actions and the env's moves", "expert actions; learns its moves"
+    assert f"| shipped | {given} | 15x15 | fixed point | 3 | - | 100.0 | 100.0 | 100.0 | 1.000 | - | - |" in text
+    assert (
+        f"| VIN | {learns} | 15x15 | 30 | 5 | 0,1 |" in text and f"| GPPN | {learns} | 15x15 | 30 | 5 | 0,1 |" in text
+    )
+    assert "| 8 x 1 |" in text  # each row's training mazes x epochs
     assert "| GPPN | 28x28 | 56 | 9 | 96.5 | 97.9 |" in text  # GPPN's own figures beside ours
     assert "15x15: training mazes VIN 8, GPPN 8; 1 epoch(s), K 30, batch 400 cells, lr 0.003" in text
     assert (tmp_path / "mazes.png").exists()
