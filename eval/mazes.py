@@ -2,7 +2,7 @@
 ``results/mazes.md`` and ``results/mazes.png``.
 
     python -m eval.mazes [--sizes 15 28] [--planners vin gppn] [--seeds 0 1 2] [--epochs 30 10]
-                         [--maps N] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
+                         [--maps N] [--k-min-fraction F] [--episodes 1000] [--long-episodes 200] [--extra NAME=PATH ...]
                          [--runs runs/mazes] [--out results/mazes.md] [--overwrite] [--no-progress]
                          [--address HEAD:6379] [--max-concurrent N] [--serial]
 
@@ -110,6 +110,10 @@ class MazesConfig(ex.ExperimentConfig):
     """BC epochs per size in place of :data:`SIZE_SETTINGS`' (the same for every planner)."""
     n_maps: int | None = None
     """Training mazes of every run in place of :data:`MAPS`' (the same for every seed)."""
+    k_min_fraction: float | None = None
+    """Train each batch with K drawn uniformly from ``[round(k_min_fraction * K), K]`` (the size's
+    K; :attr:`agents.training.bc.BCConfig.k_min`), a remedy for planners run past their trained K;
+    ``None``: every batch at K."""
     long_episodes: int = 200
     """Held-out 64x64 perfect mazes for success against path length."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -133,6 +137,8 @@ class MazesConfig(ex.ExperimentConfig):
         bad = [p for p in self.planners if p not in PLANNER_SETTINGS]
         if bad or not self.planners:
             raise ValueError(f"planners {bad or self.planners}: choose from {sorted(PLANNER_SETTINGS)}")
+        if self.k_min_fraction is not None and not 0 < self.k_min_fraction <= 1:
+            raise ValueError(f"k_min_fraction must lie in (0, 1], got {self.k_min_fraction}")
         for size, n in self.epochs.items():
             if n < 1:
                 raise ValueError(f"epochs for size {size} must be >= 1, got {n}")
@@ -211,6 +217,8 @@ def bc_config(cfg: MazesConfig, size: int, planner: str, seed: int) -> Any:
     where: dict[str, Any] = {"dataset": dataset_path(cfg, size, count), "n_maps": count}
     if size in START_FROM:
         where["init"] = start_model(cfg, START_FROM[size], planner, seed)
+    if cfg.k_min_fraction is not None:
+        where["k_min"] = max(1, round(cfg.k_min_fraction * settings["k"]))
     return ex.bc_run_config(cfg, env_id, planner, seed, **{**COMMON, **settings, **PLANNER_SETTINGS[planner], **where})
 
 
@@ -351,6 +359,12 @@ def planner_given(policy: Any) -> str:
     return GIVEN[bool(getattr(getattr(policy, "features_extractor", None), "learn_vi_kernels", True))]
 
 
+def run_name(planner: str, settings: dict[str, Any]) -> str:
+    """A planner's name on the page, with the range of K it was trained with when K was drawn per batch."""
+    k_min = settings.get("k_min")
+    return NAMES[planner] + (f" (K drawn from [{k_min}, {settings['k']}])" if k_min is not None else "")
+
+
 def mean_buckets(runs: list[dict[str, Any]]) -> list[tuple[str, int, float]]:
     """Success per 64x64 bucket, averaged over runs (every run scores the same mazes)."""
     first = runs[0]["buckets"]
@@ -383,8 +397,8 @@ def render(
             )
             given = GIVEN[bool(bc["learn_vi_kernels"]) or planner != "vin"]
             k, f = str(bc["k"]), str(bc["kernel_size"])
-            rows.append(_row(NAMES[planner], given, size, k, f, seeds, runs, budget, spent))
-            curves[f"{NAMES[planner]}, trained on {size}x{size}"] = mean_buckets(runs)
+            rows.append(_row(run_name(planner, bc), given, size, k, f, seeds, runs, budget, spent))
+            curves[f"{run_name(planner, bc)}, trained on {size}x{size}"] = mean_buckets(runs)
 
     def size_budget(s: int) -> str:
         bc = results[(s, cfg.planners[0])][0]["settings"]
@@ -457,7 +471,7 @@ def past_k_lines(
         for planner in cfg.planners:
             runs = results[(size, planner)]
             k = int(runs[0]["settings"]["k"])
-            name = f"{NAMES[planner]}, trained on {size}x{size}"
+            name = f"{run_name(planner, runs[0]['settings'])}, trained on {size}x{size}"
             rows = [(str(k), mean_buckets(runs))]
             for m in PAST_K:
                 parts = [r.get("past_k", {}).get(str(m)) for r in runs]
@@ -530,6 +544,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, ex.Page]:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
     parser.add_argument("--epochs", type=int, nargs="+", help="epochs, one for all sizes or one per size")
     parser.add_argument("--maps", type=int, help="training mazes of every run (default: MAPS, per planner and size)")
+    parser.add_argument(
+        "--k-min-fraction", type=float, help="train each batch with K drawn from [fraction x K, K] (default: K)"
+    )
     parser.add_argument("--episodes", type=int, default=1000, help="test mazes per size (default: %(default)s)")
     parser.add_argument("--long-episodes", type=int, default=200, help="64x64 mazes (default: %(default)s)")
     parser.add_argument("--extra", nargs="*", default=[], help="NAME=PATH of SB3 zips scored, not trained")
@@ -549,6 +566,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[MazesConfig, ex.Page]:
             seeds=args.seeds,
             epochs=ex.per_size(parser, args.epochs, args.sizes) or {},
             n_maps=args.maps,
+            k_min_fraction=args.k_min_fraction,
             episodes=args.episodes,
             long_episodes=args.long_episodes,
             extra=extra,

@@ -269,3 +269,16 @@ def test_random_k_trains_each_batch_with_a_k_of_its_own_and_restores_the_trained
         BCConfig(env_id="VINGridMaze-15x15-v0", policy="gppn", k=10, k_min=11)
     with pytest.raises(ValueError, match="needs policy=vin"):
         BCConfig(env_id="VINGridMaze-15x15-v0", policy="cnn", k_min=2)
+
+
+def test_the_maze_report_can_draw_k_per_batch_and_names_the_range(tmp_path):
+    from eval.mazes import MazesConfig, bc_config, run_name
+
+    cfg = MazesConfig(sizes=[15, 28], seeds=[0], k_min_fraction=0.5, runs_dir=str(tmp_path))
+    assert bc_config(cfg, 15, "gppn", 0).k_min == 15  # half of 15x15's K of 30
+    assert bc_config(MazesConfig(sizes=[15]), 15, "gppn", 0).k_min is None
+    assert run_name("gppn", {"k": 30, "k_min": 15}) == "GPPN (K drawn from [15, 30])"
+    assert run_name("vin", {"k": 30, "k_min": None}) == "VIN"
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match=f"k_min_fraction must lie in \\(0, 1\\], got {bad}"):
+            MazesConfig(k_min_fraction=bad)

@@ -352,8 +352,9 @@ def make_optimizer(cfg: BCConfig, policy: torch.nn.Module) -> torch.optim.Optimi
 
 def restore_checkpoint(
     path: str, cfg: BCConfig, model: PPO, opt: torch.optim.Optimizer
-) -> tuple[int, list[dict[str, float]]]:
-    """Load a BC checkpoint into ``model`` and ``opt``; return (epochs done, history).
+) -> tuple[int, list[dict[str, float]], float]:
+    """Load a BC checkpoint into ``model`` and ``opt``; return (epochs done, history, wall seconds
+    trained so far: 0 for a checkpoint written before they were kept).
 
     :raises ValueError: a foreign checkpoint, or one written with other settings (naming them).
     """
@@ -361,7 +362,7 @@ def restore_checkpoint(
     check_resume_settings(path, with_defaults(BCConfig, state["config"]), asdict(cfg))
     model.policy.load_state_dict(state["policy"])
     opt.load_state_dict(state["optimizer"])
-    return int(state["epoch"]), list(state["history"])
+    return int(state["epoch"]), list(state["history"]), float(state.get("train_seconds") or 0.0)
 
 
 class _Tensors:
@@ -500,8 +501,7 @@ def train_bc(
     history: list[dict[str, float]] = []
     start, earlier = 0, 0.0
     if resume:
-        start, history = restore_checkpoint(ckpt_path, cfg, model, opt)
-        earlier = trained_seconds(ckpt_path) or 0.0
+        start, history, earlier = restore_checkpoint(ckpt_path, cfg, model, opt)
     elif cfg.init is not None:
         init_policy(model, cfg.init)
     tensors = _Tensors(data)
