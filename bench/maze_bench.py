@@ -6,7 +6,8 @@ K, kernel and channels they are trained with at 28x28 (:mod:`eval.mazes`), on he
 
 Per size: milliseconds to plan one maze (once per map, as the agents do), the iterations value
 iteration ran to converge, the read-out per decision, and the cost per decision over an episode
-(the plan spread over the mean shortest path, plus the read-out). One torch thread.
+(the plan spread over the mean shortest path, plus the read-out); then what a BC pass of the GPPN
+costs with GPPN's own 150 LSTM channels against the 32 it trains with here. One torch thread.
 """
 
 from __future__ import annotations
@@ -49,6 +50,30 @@ def plan_costs(planner: torch.nn.Module, images: torch.Tensor) -> tuple[float, l
     return (time.perf_counter() - start) / images.shape[0] * 1000, iterations
 
 
+def training_pass_ms(ch_h: int, seconds: float = 4.0) -> float:
+    """Milliseconds per forward and backward pass of a GPPN with ``ch_h`` LSTM channels on a batch of
+    4 15x15 inputs at 15x15's K and kernel (the cost of BC per batch of about four mazes)."""
+    planner = GPPN(2, k=SIZE_SETTINGS[15]["k"], ch_h=ch_h, kernel_size=COMMON["kernel_size"])
+    x = torch.rand(4, 2, 15, 15)
+    planner.plan(x).square().mean().backward()  # the first pass allocates
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        planner.plan(x).square().mean().backward()
+        n += 1
+    return (time.perf_counter() - start) / n * 1000
+
+
+def channel_costs() -> None:
+    """GPPN's own 150 LSTM channels against the 32 ``eval.mazes`` trains with, side by side."""
+    ours = PLANNER_SETTINGS["gppn"]["ch_h"]
+    print(f"\n| GPPN channels, 15x15, K {SIZE_SETTINGS[15]['k']} | ms per forward and backward pass (4 mazes) |")
+    print("|---|---|")
+    costs = {ch: training_pass_ms(ch) for ch in (ours, 150)}
+    for ch, ms in costs.items():
+        print(f"| {ch} | {ms:.1f} |")
+    print(f"150 / {ours}: {costs[150] / costs[ours]:.1f}x")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.maze_bench", description=__doc__)
     parser.add_argument("--maps", type=int, default=20)
@@ -75,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             read_us = (time.perf_counter() - start) / 2000 * 1e6
             per = ms * 1000 / moves + read_us
             print(f"| {n}x{n} | {name} | {ms:.1f} | {np.mean(its):.0f} / {max(its)} | {read_us:.0f} | {per:.0f} |")
+    channel_costs()
 
 
 if __name__ == "__main__":

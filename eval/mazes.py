@@ -81,7 +81,8 @@ MAPS: dict[str, dict[int, int]] = {"vin": {15: 10000, 28: 10000}, "gppn": {15: 2
 START_FROM: dict[int, int] = {28: 15}
 
 #: What differs between the planners: the VIN keeps the paper's 150 reward channels and 10 Q
-#: channels; the GPPN gets 32 LSTM channels (GPPN's 150 cost 20x the time on this CPU).
+#: channels; the GPPN gets 32 LSTM channels: GPPN's 150 cost 8x the time on this CPU (250 against
+#: 31 ms per forward and backward pass of 4 15x15 mazes at K 30, F 5, one thread).
 PLANNER_SETTINGS: dict[str, dict[str, Any]] = {"vin": {}, "gppn": {"ch_h": 32}}
 
 NAMES = {"vin": "VIN", "gppn": "GPPN"}
