@@ -1,5 +1,7 @@
 """The GPPN module (``agents.planners.gppn``), its SB3 policies and behaviour cloning on mazes."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -197,7 +199,7 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     )
     assert "| 8 x 1 |" in text  # each row's training mazes x epochs
     assert "| GPPN | 28x28 | 56 | 9 | 96.5 | 97.9 |" in text  # GPPN's own figures beside ours
-    assert "15x15: training mazes VIN 8, GPPN 8; 1 epoch(s), K 30, batch 400 cells, lr 0.003" in text
+    assert "15x15: training mazes x epochs VIN 8 x 1, GPPN 8 x 1; K 30, batch 400 cells, lr 0.003" in text
     assert (tmp_path / "mazes.png").exists()
     result = json.loads((runs / "15" / "gppn" / "seed1" / "result.json").read_text())
     assert result["settings"]["policy"] == "gppn" and result["settings"]["trajectories_per_map"] is None
@@ -222,20 +224,22 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     assert mazes_main(args) == 2  # without the shipped rows the page would lose them: refused
     assert out.read_text() == text
     # 28x28 runs start from the 15x15 run of their planner and seed, which must exist or train first.
-    from eval.mazes import MAPS, MazesConfig, bc_config, check_start_models
+    from eval.mazes import EPOCHS, MAPS, MazesConfig, bc_config, check_start_models
 
     cfg = MazesConfig(sizes=[28], seeds=[1], n_maps=8, runs_dir=str(runs))
     check_start_models(cfg)  # the 15x15 runs above exist
     assert bc_config(cfg, 28, "gppn", 1).init == str(runs / "15" / "gppn" / "seed1" / "model.zip")
     assert bc_config(cfg, 15, "gppn", 1).init is None
     assert bc_config(cfg, 28, "gppn", 1).lr == 0.001 and bc_config(cfg, 15, "gppn", 1).lr == 0.003
-    # Without --maps each planner trains on its own count of mazes (MAPS), written once per count.
+    # Without --maps / --epochs each planner trains on its own count of mazes (MAPS), written once
+    # per count, for its own epochs (EPOCHS).
     recipe = MazesConfig(sizes=[15, 28], seeds=[0], runs_dir=str(runs), data_dir=str(tmp_path / "data"))
     for planner, size in [("vin", 15), ("gppn", 15), ("gppn", 28)]:
         run = bc_config(recipe, size, planner, 0)
-        assert run.n_maps == MAPS[planner][size]
+        assert run.n_maps == MAPS[planner][size] and run.epochs == EPOCHS[planner][size]
         assert run.dataset == str(tmp_path / "data" / f"maze{size}x{size}_{MAPS[planner][size]}.npz")
-    assert MAPS["gppn"][15] > MAPS["vin"][15]
+    assert MAPS["gppn"][15] > MAPS["vin"][15] and EPOCHS["gppn"][15] != EPOCHS["vin"][15]
+    assert bc_config(dataclasses.replace(recipe, epochs={15: 3}), 15, "gppn", 0).epochs == 3  # --epochs: all
     with pytest.raises(ValueError, match="n_maps must be >= 1, got 0"):
         MazesConfig(n_maps=0)
     capsys.readouterr()
