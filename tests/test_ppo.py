@@ -6,7 +6,15 @@ import torch
 from stable_baselines3 import PPO
 
 from agents.training.bc import BCConfig, train_bc
-from agents.training.ppo import PPOConfig, build_ppo, curriculum_distance, init_policy, load_ppo_checkpoint, train_ppo
+from agents.training.ppo import (
+    UPDATE_FIGURES,
+    PPOConfig,
+    build_ppo,
+    curriculum_distance,
+    init_policy,
+    load_ppo_checkpoint,
+    train_ppo,
+)
 from gridworld_env.vector import VINGridVecEnv
 
 TINY = dict(
@@ -32,6 +40,9 @@ def test_resume_equals_uninterrupted(tmp_path):
     a, b = straight.policy.state_dict(), resumed.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed_history == history and [h["timesteps"] for h in history] == [64, 128, 192, 256]
+    # Each evaluation after the first update keeps that update's figures (why a run fails to learn).
+    assert "value_loss" not in history[0] and all(set(UPDATE_FIGURES) <= set(h) for h in history[1:])
+    assert history[1]["value_loss"] != history[2]["value_loss"]
     assert load_ppo_checkpoint(str(tmp_path / "b" / "checkpoint.pt"))["num_timesteps"] == 256
 
 

@@ -361,6 +361,11 @@ class MaskableMapGroupedDictRolloutBuffer(_MapGroupedGet, MaskableDictRolloutBuf
     _tensor_names = (*_MapGroupedGet._tensor_names, "action_masks")
 
 
+#: PPO's update figures kept with each evaluation in a run's history (SB3's ``train/`` keys of the
+#: last update before it): why a run that does not learn fails.
+UPDATE_FIGURES = ("value_loss", "explained_variance", "entropy_loss", "approx_kl", "clip_fraction")
+
+
 class _Checkpoint(BaseCallback):
     """Curriculum updates and checkpoints at rollout boundaries."""
 
@@ -369,7 +374,17 @@ class _Checkpoint(BaseCallback):
         self.cfg, self.path, self.extra, self.evaluation = cfg, path, extra, evaluation
         self.next_save = (extra.get("last_save", 0) // cfg.checkpoint_freq + 1) * cfg.checkpoint_freq
 
+    def keep_last_update(self) -> None:
+        """Keep the figures of the update that just ended (SB3 records them after the iteration's
+        log dump) for each evaluation of the next rollout and in the checkpoint, so a resumed run
+        logs what an uninterrupted one does."""
+        figures = self.model.logger.name_to_value
+        self.extra["last_update"].update(
+            {k: float(figures[f"train/{k}"]) for k in UPDATE_FIGURES if f"train/{k}" in figures}
+        )
+
     def _on_rollout_start(self) -> None:
+        self.keep_last_update()
         batched_env(self.training_env).set_max_start_distance(curriculum_distance(self.cfg, self.num_timesteps))
         if self.num_timesteps >= self.next_save:
             self.extra["best_mean_reward"] = float(self.evaluation.best_mean_reward)
@@ -385,7 +400,9 @@ def _eval_callback(
     out_dir: str,
     history: list[dict[str, float]],
     on_eval: Callable[[dict[str, float]], None] | None = None,
+    last_update: dict[str, float] | None = None,
 ) -> EvalCallback:
+    kept: dict[str, float] = {} if last_update is None else last_update
     size = env_size(cfg.env_id)
     n_eval_envs = min(cfg.eval_episodes, 50)
     spec = env_spec(cfg.env_id)
@@ -410,6 +427,7 @@ def _eval_callback(
                         "success_rate": float(np.mean(self._is_success_buffer)),
                         "mean_reward": float(self.last_mean_reward),
                         "paper_success_rate": paper.success_rate,
+                        **kept,
                     }
                 )
                 if on_eval is not None:
@@ -518,7 +536,7 @@ def train_ppo(
         model.set_logger(configure(log_dir, ["tensorboard"]))
     extra["_clock"] = (time.perf_counter(), float(extra.get("train_seconds", 0.0)))
     history: list[dict[str, float]] = extra["history"]
-    evaluation = _eval_callback(cfg, out_dir, history, on_eval)
+    evaluation = _eval_callback(cfg, out_dir, history, on_eval, extra.setdefault("last_update", {}))
     evaluation.n_calls = model.num_timesteps // cfg.n_envs
     evaluation.best_mean_reward = extra.get("best_mean_reward", -np.inf)
     checkpoint = _Checkpoint(cfg, ckpt, extra, evaluation)
@@ -532,6 +550,7 @@ def train_ppo(
             reset_num_timesteps=not resume,
             progress_bar=progress,
         )
+        checkpoint.keep_last_update()
     extra["best_mean_reward"] = float(evaluation.best_mean_reward)
     save_checkpoint(ckpt, model, cfg, extra)
     with atomic_path(os.path.join(out_dir, "model.zip")) as tmp:
