@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from eval import experiment as ex
 from eval.results import bracketed, grid_rows, mean_spread, pm, table_lines
 from gridworld_env.atomic import atomic_path
@@ -195,7 +197,20 @@ def summarise(results: dict[tuple[int, str], list[dict[str, Any]]]) -> dict[tupl
             "curve_max": [max(c[i] for c in curves) for i in range(n)],
             "timesteps": runs[0]["timesteps"],
             "minutes": [r["train_minutes"] for r in runs],
+            "update": update_figures([r["history"][:n] for r in runs]),
         }
+    return out
+
+
+def update_figures(histories: list[list[dict[str, Any]]]) -> dict[str, list[float]]:
+    """Per PPO update figure (:data:`agents.training.ppo.UPDATE_FIGURES`): its mean over the runs
+    at each evaluation, where every run recorded it (runs trained before they were kept have none)."""
+    from agents.training.ppo import UPDATE_FIGURES
+
+    out = {}
+    for key in UPDATE_FIGURES:
+        points = [[h.get(key) for h in history] for history in histories]
+        out[key] = [float(np.mean(p)) if None not in p else math.nan for p in zip(*points)]
     return out
 
 
@@ -204,6 +219,10 @@ def minutes_cell(minutes: Sequence[float | None]) -> str:
     known = [m for m in minutes if m is not None]
     cell = f"{sum(known) / len(known):.1f}" if known else "n/a"
     return cell + (f" ({len(minutes) - len(known)} not recorded)" if len(known) < len(minutes) else "")
+
+
+#: The update figures the page shows for each row (its last evaluation's).
+UPDATE_COLUMNS = ("value_loss", "explained_variance", "entropy_loss", "approx_kl")
 
 
 def render(
@@ -251,16 +270,42 @@ def render(
         return [f"{size}x{size}", NAMES[policy], curve]
 
     lines += table_lines(["size", "policy", "env steps: success"], grid_rows(summary, sizes, policies, points))
+    lines += [
+        "",
+        "## What the updates did: the last update before the last evaluation (mean over seeds)\n",
+        "Explained variance: how much of the returns' variance the value head predicts (1: all; 0 or "
+        "below: nothing); a policy whose value head explains nothing gets no useful advantage. "
+        "Entropy loss: minus the policy's entropy (ln 8 = 2.08 for a uniform choice of 8 moves).\n",
+    ]
+
+    def last_update(size: int, policy: str, s: dict[str, Any]) -> list[str]:
+        cells = [s["update"][k][-1] if s["update"][k] else math.nan for k in UPDATE_COLUMNS]
+        return [f"{size}x{size}", NAMES[policy], *("-" if math.isnan(c) else f"{c:.3g}" for c in cells)]
+
+    columns = [c.replace("_", " ").replace("approx kl", "approx. KL") for c in UPDATE_COLUMNS]
+    lines += table_lines(["size", "policy", *columns], grid_rows(summary, sizes, policies, last_update))
     return "\n".join(lines) + "\n"
 
 
 def plot_curves(summary: dict[tuple[int, str], dict[str, Any]], png: str) -> None:
-    """Validation success against env steps, one panel per size, mean over seeds and its range."""
+    """Validation success against env steps, one panel per size, mean over seeds and its range;
+    below, the value head's explained variance (mean over seeds; absent for runs without it)."""
     from eval.plots import _pyplot
 
     plt = _pyplot()
     sizes = sorted({s for s, _ in summary})
-    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(sizes), figsize=(4.2 * len(sizes), 6.6), squeeze=False, sharex="col")
+    for ax, size in zip(axes[1], sizes):
+        for policy in NAMES:
+            s = summary.get((size, policy))
+            if s is not None:
+                steps = [t / 1e6 for t in s["steps"]]
+                ev = s["update"]["explained_variance"]
+                ax.plot(steps, ev, color=COLOURS[policy], marker=".", label=NAMES[policy])
+        ax.set_xlabel("env steps (millions)")
+        ax.set_ylim(-0.5, 1.02)
+        ax.grid(alpha=0.3)
+    axes[1][0].set_ylabel("explained variance of the value head")
     for ax, size in zip(axes[0], sizes):
         for policy in NAMES:
             s = summary.get((size, policy))
@@ -272,12 +317,11 @@ def plot_curves(summary: dict[tuple[int, str], dict[str, Any]], png: str) -> Non
             if len(s["seeds"]) > 1:
                 ax.fill_between(steps, s["curve_min"], s["curve_max"], color=COLOURS[policy], alpha=0.2)
         ax.set_title(f"{size}x{size}")
-        ax.set_xlabel("env steps (millions)")
         ax.set_ylim(0, 102)
         ax.grid(alpha=0.3)
         ax.legend(loc="center right")
     axes[0][0].set_ylabel("validation success % (paper protocol)")
-    fig.suptitle("PPO from reward: VIN against CNN (line: mean over seeds; band: min to max)")
+    fig.suptitle("PPO from reward\n(line: mean over seeds; band: min to max)", fontsize=10)
     fig.tight_layout()
     with atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

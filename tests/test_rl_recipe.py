@@ -233,6 +233,27 @@ def test_rl_table_quick_builds_the_table_and_reuses_finished_runs(tmp_path):
     assert forced.returncode == 0 and "| 8x8 CNN |" not in out.read_text(), forced.stderr[-2000:]
 
 
+def test_rl_table_shows_each_rows_last_update_and_leaves_old_runs_blank(tmp_path):
+    from eval.rl_table import plot_curves, render, summarise
+
+    def run(seed: int, value_loss: float | None) -> dict[str, Any]:
+        update = {} if value_loss is None else {"value_loss": value_loss, "explained_variance": -0.1 * seed}
+        update = {**update, "entropy_loss": -2.0, "approx_kl": 0.01, "clip_fraction": 0.1} if update else {}
+        history = [{"timesteps": 1000, "paper_success_rate": 0.1}, {"timesteps": 2000, "paper_success_rate": 0.2}]
+        history[1].update(update)  # the first evaluation came before any update
+        test = {"success_rate": 0.5, "extra_moves": 0.0, "action_accuracy": 0.5}
+        return {"settings": {"seed": seed}, "history": history, "test": test, "timesteps": 2000, "train_minutes": 1.0}
+
+    summary = summarise({(8, "cnn"): [run(0, 4.0), run(1, 6.0)], (8, "vin"): [run(0, None)]})
+    assert summary[(8, "cnn")]["update"]["value_loss"][1] == 5.0
+    assert np.isnan(summary[(8, "cnn")]["update"]["value_loss"][0])
+    text = render(summary, "cmd", 10, "c.png")
+    assert "| size | policy | value loss | explained variance | entropy loss | approx. KL |" in text
+    assert "| 8x8 | CNN | 5 | -0.05 | -2 | 0.01 |" in text and "| 8x8 | VIN | - | - | - | - |" in text
+    plot_curves(summary, str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
 def test_rl_table_refuses_bad_settings_before_training(tmp_path):
     args = [sys.executable, "-m", "eval.rl_table", "--quick", "--runs", str(tmp_path), "lr_schedule=cosine"]
     done = subprocess.run(
