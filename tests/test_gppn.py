@@ -238,7 +238,7 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
         run = bc_config(recipe, size, planner, 0)
         assert run.n_maps == MAPS[planner][size] and run.epochs == EPOCHS[planner][size]
         assert run.dataset == str(tmp_path / "data" / f"maze{size}x{size}_{MAPS[planner][size]}.npz")
-    assert MAPS["gppn"][15] > MAPS["vin"][15] and EPOCHS["gppn"][15] != EPOCHS["vin"][15]
+    assert MAPS["gppn"][15] > MAPS["vin"][15]
     assert bc_config(dataclasses.replace(recipe, epochs={15: 3}), 15, "gppn", 0).epochs == 3  # --epochs: all
     with pytest.raises(ValueError, match="n_maps must be >= 1, got 0"):
         MazesConfig(n_maps=0)
