@@ -286,3 +286,15 @@ def test_the_maze_report_can_draw_k_per_batch_and_names_the_range(tmp_path):
     for bad in (0.0, 1.5, -0.2):
         with pytest.raises(ValueError, match=f"k_min_fraction must lie in \\(0, 1\\], got {bad}"):
             MazesConfig(k_min_fraction=bad)
+
+
+def test_state_growth_traces_a_cell_state_that_grows_while_the_hidden_states_settle():
+    gppn = GPPN(2, k=5, ch_h=4, kernel_size=3)
+    with torch.no_grad():
+        for p in [*gppn.lstm.parameters(), *gppn.c0.parameters()]:
+            p.zero_()
+        gppn.lstm.bias_ih.fill_(10.0)  # input, forget, candidate and output gates all open: c grows by 1
+    growth = gppn.state_growth(torch.rand(2, 2, 6, 6), 12)
+    assert len(growth) == 12
+    assert [c for _, c in growth] == pytest.approx(range(1, 13), abs=0.01)
+    assert growth[-1][0] < 1e-6 < growth[0][0]  # h = tanh(c) settles at 1 while c keeps growing

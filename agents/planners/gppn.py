@@ -58,9 +58,7 @@ class GPPN(nn.Module):
         """(M, C, H, W) maps -> (M, ch_h, H, W) hidden states after ``k`` iterations (default
         the module's)."""
         m, _, height, width = image.shape
-        x = self.hidden(image)
-        h = self.h0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
-        c = self.c0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
+        h, c = self._start(image)
         tol = None
         if k is None:
             k = self.k
@@ -68,14 +66,38 @@ class GPPN(nn.Module):
                 k, tol = self.inference_k or self.k, self.inference_tol
         self.last_iterations = k
         for i in range(k):
-            grid = h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
-            inp = self.gather(grid).reshape(-1, 1)
             before = h
-            h, c = self.lstm(inp, (h, c))
+            h, c = self._step(h, c, image.shape)
             if tol is not None and bool(((h - before).abs() <= tol).all()):
                 self.last_iterations = i + 1
                 break
         return h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
+
+    def _start(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LSTM state ``(h, c)`` of every cell before the first iteration, (M*H*W, ch_h) each."""
+        x = self.hidden(image)
+        h = self.h0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
+        return h, self.c0(x).permute(0, 2, 3, 1).reshape(-1, self.ch_h)
+
+    def _step(self, h: torch.Tensor, c: torch.Tensor, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+        """One iteration: each cell's LSTM reads the gather convolution of the hidden map."""
+        m, _, height, width = shape
+        grid = h.view(m, height, width, self.ch_h).permute(0, 3, 1, 2)
+        return self.lstm(self.gather(grid).reshape(-1, 1), (h, c))
+
+    @torch.no_grad()
+    def state_growth(self, image: torch.Tensor, k: int) -> list[tuple[float, float]]:
+        """Per iteration 1..``k``: (the largest change of a hidden state, the largest cell state
+        in absolute value) over the maps. Why the plan drifts past the trained K: a cell state
+        that grows each iteration never lets the hidden states settle, so a tolerance stop
+        (``inference_tol``) never fires."""
+        h, c = self._start(image)
+        out = []
+        for _ in range(k):
+            before = h
+            h, c = self._step(h, c, image.shape)
+            out.append((float((h - before).abs().max()), float(c.abs().max())))
+        return out
 
     def act(self, plans: torch.Tensor, map_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Attention: the hidden state of map ``map_index[i]`` at ``(rows[i], cols[i])`` (S, ch_h)."""
