@@ -273,8 +273,8 @@ def render(
     lines += [
         "",
         "## What the updates did: the last update before the last evaluation (mean over seeds)\n",
-        "Explained variance: how much of the returns' variance the value head predicts (1: all; 0 or "
-        "below: nothing); a policy whose value head explains nothing gets no useful advantage. "
+        "Explained variance: the share of the returns' variance the value head predicts (1: all; 0 or "
+        "below: none; noisy once the returns hardly vary, as at the end of a run that solves its maps). "
         "Entropy loss: minus the policy's entropy (ln 8 = 2.08 for a uniform choice of 8 moves).\n",
     ]
 
