@@ -276,3 +276,14 @@ def test_the_shipped_maze_vin_that_learns_its_moves_loads_with_plain_ppo_and_sol
     assert not torch.allclose(vin.q_from_value.weight, moves.q_from_value.weight, atol=1e-3), "kernels never learned"
     spec = env_spec("VINGridMaze-15x15-v0")  # 99.7 % on 1,000 test mazes (docs/experiments/mazes.md)
     assert evaluate_policy_on_maps(model.policy, 15, episodes=100, spec=spec).success_rate >= 0.97
+
+
+def test_the_shipped_maze_gppn_loads_with_plain_ppo_and_solves_held_out_mazes():
+    from agents.planners import GPPN
+    from gridworld_env import env_spec
+
+    model = PPO.load(str(PRETRAINED_DIR / "bc_gppn_maze15x15.zip"), device="cpu")
+    (gppn,) = [m for m in model.policy.modules() if isinstance(m, GPPN)]
+    assert (gppn.k, gppn.ch_h) == (30, 32)  # eval.mazes' K at 15x15 and its 32 LSTM channels
+    spec = env_spec("VINGridMaze-15x15-v0")  # 99.9 % on 1,000 test mazes (docs/experiments/mazes.md)
+    assert evaluate_policy_on_maps(model.policy, 15, episodes=100, spec=spec).success_rate >= 0.95
