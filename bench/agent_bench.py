@@ -208,12 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     ppo_comparison(8192 if args.quick else 65536)
     walls_block_comparison(seconds)
     cnn_memory_format_comparison(seconds)
+    ppo_cnn_bf16_comparison(8192 if args.quick else 16384)
 
 
-def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int, tuple[float, float]]:
-    """The CNN baseline's forward and backward on ``batch`` observations (one PPO minibatch),
-    channels-first against channels-last, interleaved in one run at 16x16 and 28x28. Prints and
-    returns samples/s per size."""
+def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int, tuple[float, float, float]]:
+    """The CNN baseline's forward and backward on ``batch`` observations (one PPO minibatch):
+    channels-first, channels-last, and channels-last in bfloat16 (``bf16=True``), interleaved in
+    one run at 16x16 and 28x28. Prints and returns samples/s per size."""
     from gymnasium import spaces
 
     from agents.policies.baselines import CNNExtractor
@@ -233,7 +234,9 @@ def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int,
             "position": torch.randint(1, size - 1, (batch, 2), generator=gen),
         }
         first, last = CNNExtractor(space, channels_last=False), CNNExtractor(space, channels_last=True)
+        half = CNNExtractor(space, bf16=True)
         last.load_state_dict(first.state_dict())
+        half.load_state_dict(first.state_dict())
         if not torch.allclose(first(obs), last(obs), atol=1e-5):
             raise AssertionError("channels-first and channels-last CNNs disagree")
 
@@ -244,10 +247,38 @@ def cnn_memory_format_comparison(seconds: float, batch: int = 1024) -> dict[int,
 
             return step
 
-        cf, cl = _best_interleaved([timed(first), timed(last)], seconds)
-        rates[size] = (cf, cl)
-        print(f"- {size}x{size}: channels-first {cf:,.0f} samples/s, channels-last {cl:,.0f} ({cl / cf:.2f}x)")
+        cf, cl, bf = _best_interleaved([timed(first), timed(last), timed(half)], seconds)
+        rates[size] = (cf, cl, bf)
+        print(
+            f"- {size}x{size}: channels-first {cf:,.0f} samples/s, channels-last {cl:,.0f} ({cl / cf:.2f}x), "
+            f"channels-last bfloat16 {bf:,.0f} ({bf / cl:.2f}x channels-last)"
+        )
     return rates
+
+
+def ppo_cnn_bf16_comparison(timesteps: int, size: int = 16, repeats: int = 2) -> tuple[float, float]:
+    """Env steps/s of PPO with the CNN under its own recipe (``hyperparams/ppo_cnn.yml``, no
+    evaluation), float32 against ``bf16=True``, runs taking turns, best of ``repeats`` each."""
+    from agents.training.ppo import load_ppo_config
+
+    env_id = f"VINGrid-{size}x{size}-v0"
+    cfg = load_ppo_config(env_id, "hyperparams/ppo_cnn.yml", flags={"policy": "cnn"})
+    cfg = dataclasses.replace(
+        cfg, total_timesteps=timesteps, eval_freq=10**9, checkpoint_freq=10**9, threads=torch.get_num_threads()
+    )
+    best = {False: 0.0, True: 0.0}
+    for _ in range(repeats):
+        for bf16 in (False, True):
+            with tempfile.TemporaryDirectory() as out:
+                t0 = time.perf_counter()
+                train_ppo(dataclasses.replace(cfg, bf16=bf16), out)
+                best[bf16] = max(best[bf16], timesteps / (time.perf_counter() - t0))
+    print(
+        f"\nPPO-CNN, its own recipe at {size}x{size} (n_epochs {cfg.n_epochs}, batch {cfg.batch_size}), "
+        f"{timesteps:,} env steps, rollouts and updates (same run): float32 {best[False]:,.0f} env steps/s, "
+        f"bfloat16 {best[True]:,.0f} ({best[True] / best[False]:.2f}x)"
+    )
+    return best[False], best[True]
 
 
 def _select_form_plan(vin: VIN, image: torch.Tensor) -> torch.Tensor:

@@ -76,7 +76,7 @@ SIZE_SETTINGS: dict[int, dict[str, Any]] = {
 MAPS: dict[str, dict[int, int]] = {"vin": {15: 10000, 28: 10000}, "gppn": {15: 25000, 28: 10000}}
 
 #: BC epochs per (planner, size), under a cosine decay to 0. GPPN's own 30 at 15x15: the GPPN on
-#: 25,000 mazes reached 99.5-100 % validation success by epochs 15-18 of a 30-epoch run, while a
+#: 25,000 mazes held 99.5-100 % validation success from epoch 19 of a 30-epoch run, while a
 #: 20-epoch run of the same seed lost its footing at epoch 4 (loss 0.29 up to 0.54, validation
 #: success 49.5 down to 17 %) where the 30-epoch run climbed on: at lr 0.003 the GPPN is on the edge.
 EPOCHS: dict[str, dict[int, int]] = {"vin": {15: 30, 28: 10}, "gppn": {15: 30, 28: 10}}
@@ -87,8 +87,9 @@ EPOCHS: dict[str, dict[int, int]] = {"vin": {15: 30, 28: 10}, "gppn": {15: 30, 2
 START_FROM: dict[int, int] = {28: 15}
 
 #: What differs between the planners: the VIN keeps the paper's 150 reward channels and 10 Q
-#: channels; the GPPN gets 32 LSTM channels: GPPN's 150 cost 8x the time on this CPU (250 against
-#: 31 ms per forward and backward pass of 4 15x15 mazes at K 30, F 5, one thread).
+#: channels; the GPPN gets 32 LSTM channels: GPPN's 150 cost 8.2x the time on this CPU (244.6
+#: against 29.9 ms per BC pass of 4 15x15 mazes at K 30, one thread: ``python -m bench.maze_bench``,
+#: BENCHMARKS.md).
 PLANNER_SETTINGS: dict[str, dict[str, Any]] = {"vin": {}, "gppn": {"ch_h": 32}}
 
 NAMES = {"vin": "VIN", "gppn": "GPPN"}
@@ -356,14 +357,32 @@ HEADER = [
     "min / run",
 ]
 
-#: What a planner learns from, besides the expert's actions on every free cell (:func:`planner_given`).
-GIVEN = {True: "expert actions; learns its moves", False: "expert actions and the env's moves"}
+#: What a planner learns from, besides the expert's actions on every free cell (:func:`given`): a
+#: VIN with fixed value-iteration kernels is given the env's moves; one that learns its kernels
+#: from the ``moves`` start (the default) is given them as its start; a GPPN learns its moves.
+GIVEN = {
+    "fixed": "expert actions and the env's moves",
+    "moves start": "expert actions; learns its moves, started at the env's",
+    "learned": "expert actions; learns its moves",
+}
+
+
+def given(planner: str, learn_vi_kernels: bool, kernel_init: str) -> str:
+    """:data:`GIVEN` of a planner with these VIN settings (the GPPN ignores them)."""
+    if planner != "vin":
+        return GIVEN["learned"]
+    if not learn_vi_kernels:
+        return GIVEN["fixed"]
+    return GIVEN["moves start" if kernel_init == "moves" else "learned"]
 
 
 def planner_given(policy: Any) -> str:
-    """:data:`GIVEN` of a policy: a VIN with fixed value-iteration kernels is given the env's moves;
-    a VIN with learned kernels, and a GPPN, learn theirs."""
-    return GIVEN[bool(getattr(getattr(policy, "features_extractor", None), "learn_vi_kernels", True))]
+    """:func:`given` of a loaded policy (a VIN's extractor has a ``vin`` planner, a GPPN's not)."""
+    extractor = getattr(policy, "features_extractor", None)
+    vin = getattr(extractor, "vin", None)
+    if vin is None:
+        return given("gppn", True, "")
+    return given("vin", bool(getattr(extractor, "learn_vi_kernels", True)), vin.kernel_init)
 
 
 def run_name(planner: str, settings: dict[str, Any]) -> str:
@@ -388,9 +407,9 @@ def render(
     """The markdown page and the 64x64 curves to plot (name -> buckets)."""
     rows: list[list[str]] = []
     curves: dict[str, list[tuple[str, int, float]]] = {}
-    for name, ((k, f, given), by_size, buckets) in extras.items():
+    for name, ((k, f, about), by_size, buckets) in extras.items():
         for size in cfg.sizes:
-            rows.append(_row(name, given, size, k, f, "-", [by_size[size]], "-", "-"))
+            rows.append(_row(name, about, size, k, f, "-", [by_size[size]], "-", "-"))
         curves[name] = buckets
     for size in cfg.sizes:
         for planner in cfg.planners:
@@ -402,14 +421,15 @@ def render(
             budget = f"{bc['n_maps']:,} x {bc['epochs']}" + (
                 f", from {START_FROM[size]}x{START_FROM[size]}" if bc.get("init") else ""
             )
-            given = GIVEN[bool(bc["learn_vi_kernels"]) or planner != "vin"]
+            what = given(planner, bool(bc["learn_vi_kernels"]), bc.get("kernel_init", "moves"))
             k, f = str(bc["k"]), str(bc["kernel_size"])
-            rows.append(_row(run_name(planner, bc), given, size, k, f, seeds, runs, budget, spent))
-            curves[f"{run_name(planner, bc)}, trained on {size}x{size}"] = mean_buckets(runs)
+            name = run_name(planner, bc)
+            rows.append(_row(name, what, size, k, f, seeds, runs, budget, spent))
+            curves[f"{name}, trained on {size}x{size}"] = mean_buckets(runs)
 
     def size_budget(s: int) -> str:
-        bc = results[(s, cfg.planners[0])][0]["settings"]
         each = [results[(s, p)][0]["settings"] for p in cfg.planners]
+        bc = each[0]
         mazes = ", ".join(f"{NAMES[p]} {r['n_maps']} x {r['epochs']}" for p, r in zip(cfg.planners, each))
         return f"{s}x{s}: training mazes x epochs {mazes}; K {bc['k']}, batch {bc['batch_size']} cells, lr {bc['lr']}"
 

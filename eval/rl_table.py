@@ -62,7 +62,7 @@ ROWS: dict[str, tuple[str, str, str]] = {
     "vinlearned": (
         "vin",
         "ppo_vinlearned.yml",
-        "the image and the reward (its planner learns the moves, as published)",
+        "the image and the reward; its planner learns its moves and head, started at the env's moves and their greedy head",
     ),
     "cnn": ("cnn", "ppo_cnn.yml", "the image and the reward"),
     "cnn_shared": ("cnn", "ppo.yml", "the image and the reward"),

@@ -406,3 +406,23 @@ def test_cnn_channels_last_is_the_same_function_and_its_gradients():
     last(obs).square().sum().backward()
     for a, b in zip(first.parameters(), last.parameters()):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-4, rtol=1e-3)
+
+
+def test_cnn_in_bfloat16_is_close_to_float32_returns_float32_and_trains():
+    from agents.policies.baselines import CNNExtractor
+
+    space = VINGridVecEnv(2, size=16).observation_space
+    full, half = CNNExtractor(space), CNNExtractor(space, bf16=True)
+    half.load_state_dict(full.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    obs = {
+        "image": (torch.rand(64, 2, 16, 16, generator=gen) < 0.2).float(),
+        "position": torch.randint(1, 15, (64, 2), generator=gen),
+    }
+    a, b = full(obs), half(obs)
+    assert b.dtype == torch.float32 and not torch.equal(a, b)  # bfloat16 inside, float32 out
+    assert (a - b).norm() / a.norm() < 0.02  # about 8 significant bits
+    b.square().sum().backward()
+    assert all(
+        p.grad is not None and p.grad.dtype == torch.float32 and p.grad.abs().sum() > 0 for p in half.parameters()
+    )

@@ -193,9 +193,10 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     assert mazes_main([*args, *shipped]) == 0
     text = out.read_text()
     given, learns = "expert actions and the env's moves", "expert actions; learns its moves"
+    started = "expert actions; learns its moves, started at the env's"
     assert f"| shipped | {given} | 15x15 | fixed point | 3 | - | 100.0 | 100.0 | 100.0 | 1.000 | - | - |" in text
     assert (
-        f"| VIN | {learns} | 15x15 | 30 | 5 | 0,1 |" in text and f"| GPPN | {learns} | 15x15 | 30 | 5 | 0,1 |" in text
+        f"| VIN | {started} | 15x15 | 30 | 5 | 0,1 |" in text and f"| GPPN | {learns} | 15x15 | 30 | 5 | 0,1 |" in text
     )
     assert "| 8 x 1 |" in text  # each row's training mazes x epochs
     assert "| GPPN | 28x28 | 56 | 9 | 96.5 | 97.9 |" in text  # GPPN's own figures beside ours
@@ -253,6 +254,22 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     for bad in (["--sizes", "16"], ["--planners", "cnn"], ["--extra", "x=missing.zip"], ["--extra", "nameless"]):
         with pytest.raises(SystemExit):
             mazes_main([*args, *bad])
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("agents/pretrained/bc_vin_maze15x15.zip", "expert actions and the env's moves"),
+        ("agents/pretrained/bc_vinlearned_maze15x15.zip", "expert actions; learns its moves, started at the env's"),
+        ("agents/pretrained/bc_gppn_maze15x15.zip", "expert actions; learns its moves"),
+    ],
+)
+def test_a_planner_row_says_whether_its_learned_moves_started_at_the_envs(path, expected):
+    from agents.zoo import load_model
+    from eval.mazes import given, planner_given
+
+    assert planner_given(load_model(path).policy) == expected
+    assert given("vin", True, "zero") == "expert actions; learns its moves"  # the public ports' start
 
 
 def test_random_k_trains_each_batch_with_a_k_of_its_own_and_restores_the_trained_k():

@@ -72,6 +72,18 @@ def test_every_policy_trains_and_round_trips(policy, masked, tmp_path):
     assert (tmp_path / "best_model.zip").exists()
 
 
+def test_a_bfloat16_cnn_trains_and_keeps_bfloat16_through_save_and_load(tmp_path):
+    cfg = PPOConfig(total_timesteps=128, policy="cnn", bf16=True, **TINY)
+    model, _ = train_ppo(cfg, str(tmp_path))
+    assert model.policy.features_extractor.bf16
+    start = build_ppo(cfg, VINGridVecEnv(cfg.n_envs, size=8)).policy.state_dict()
+    assert any(not torch.equal(start[k], v) for k, v in model.policy.state_dict().items())
+    loaded = PPO.load(tmp_path / "model.zip", device="cpu")
+    assert loaded.policy.features_extractor.bf16
+    obs = VINGridVecEnv(4, size=8, seed=7).reset()
+    assert np.array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+
+
 def test_init_from_bc_copies_the_policy(tmp_path):
     bc_cfg = BCConfig(env_id="VINGrid-8x8-v0", n_maps=20, epochs=1, ch_h=8, k=5, val_maps=5)
     bc, _ = train_bc(bc_cfg, str(tmp_path / "bc"))
@@ -132,6 +144,7 @@ def test_env_state_dict_round_trip():
         ({"curriculum_fraction": 0}, "curriculum_fraction"),
         ({"env_id": "Nope-v0"}, "unknown env"),
         ({"max_steps": 0}, "max_steps"),
+        ({"bf16": True, "policy": "vin"}, "bf16=True runs the CNN's convolutions in bfloat16: it needs policy='cnn'"),
     ],
 )
 def test_bad_settings_raise(bad, message):

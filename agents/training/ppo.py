@@ -141,6 +141,9 @@ class PPOConfig:
     """VIN hidden reward channels, or GPPN LSTM channels per cell."""
     ch_q: int = 10
     """VIN Q channels; VIN only."""
+    bf16: bool = False
+    """CNN: run its convolutions in bfloat16 (see :class:`agents.policies.baselines.CNNExtractor`);
+    about 2x faster updates on CPUs with AVX-512 BF16; CNN only."""
     eval_freq: int = 20_000
     """Env steps between evaluations."""
     eval_episodes: int = 200
@@ -178,6 +181,10 @@ class PPOConfig:
         )
         if self.k is not None:
             check_positive(self, ("k",))
+        if self.bf16 and self.policy != "cnn":
+            raise ValueError(
+                f"bf16=True runs the CNN's convolutions in bfloat16: it needs policy='cnn', got {self.policy!r}"
+            )
         check_device(self.device)
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
@@ -279,6 +286,8 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
         kwargs["learn_head"] = cfg.learn_head
     elif cfg.policy == "gppn":
         kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h}
+    elif cfg.bf16:
+        kwargs["features_extractor_kwargs"] = {"bf16": True}
     algo = MaskablePPO if cfg.masked else PPO
     buffer = None
     if cfg.group_minibatches:
@@ -399,10 +408,9 @@ def _eval_callback(
     cfg: PPOConfig,
     out_dir: str,
     history: list[dict[str, float]],
-    on_eval: Callable[[dict[str, float]], None] | None = None,
-    last_update: dict[str, float] | None = None,
+    on_eval: Callable[[dict[str, float]], None] | None,
+    last_update: dict[str, float],
 ) -> EvalCallback:
-    kept: dict[str, float] = {} if last_update is None else last_update
     size = env_size(cfg.env_id)
     n_eval_envs = min(cfg.eval_episodes, 50)
     spec = env_spec(cfg.env_id)
@@ -427,7 +435,7 @@ def _eval_callback(
                         "success_rate": float(np.mean(self._is_success_buffer)),
                         "mean_reward": float(self.last_mean_reward),
                         "paper_success_rate": paper.success_rate,
-                        **kept,
+                        **last_update,
                     }
                 )
                 if on_eval is not None:
