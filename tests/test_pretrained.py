@@ -286,5 +286,5 @@ def test_the_shipped_maze_gppns_load_with_plain_ppo_and_solve_held_out_mazes(siz
     model = PPO.load(str(PRETRAINED_DIR / f"bc_gppn_maze{size}x{size}.zip"), device="cpu")
     (gppn,) = [m for m in model.policy.modules() if isinstance(m, GPPN)]
     assert (gppn.k, gppn.ch_h) == (k, 32)  # eval.mazes' K at the size and its 32 LSTM channels
-    spec = env_spec(f"VINGridMaze-{size}x{size}-v0")  # 99.9 / 98+ % on 1,000 test mazes (docs/experiments/mazes.md)
+    spec = env_spec(f"VINGridMaze-{size}x{size}-v0")  # 99.9 / 97.9 % on 1,000 test mazes (docs/experiments/mazes.md)
     assert evaluate_policy_on_maps(model.policy, size, episodes=100, spec=spec).success_rate >= 0.95
