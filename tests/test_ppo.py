@@ -144,6 +144,9 @@ def test_env_state_dict_round_trip():
         ({"curriculum_fraction": 0}, "curriculum_fraction"),
         ({"env_id": "Nope-v0"}, "unknown env"),
         ({"max_steps": 0}, "max_steps"),
+        ({"kernel_init": "random"}, "kernel_init"),
+        ({"head_init": "zero"}, "head_init"),
+        ({"kernel_init": "zero", "learn_vi_kernels": False, "walls_block": False}, "needs kernel_init='moves'"),
         ({"bf16": True, "policy": "vin"}, "bf16=True runs the CNN's convolutions in bfloat16: it needs policy='cnn'"),
     ],
 )

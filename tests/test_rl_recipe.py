@@ -352,3 +352,16 @@ def test_the_learned_kernel_vin_trains_its_value_iteration_kernels_and_head():
     fixed = _policy_loss_grads(os.path.join(REPO, "hyperparams", "ppo.yml"))
     for name in kernels:
         assert fixed[name] is None, f"{name} learns in the fixed-moves recipe"
+
+
+def test_kernel_init_zero_starts_the_ppo_vin_kernels_at_zero():
+    """``kernel_init=zero`` (the public ports' start) reaches the VIN that PPO trains; the default
+    starts at the env's moves."""
+    from agents.training.ppo import build_ppo
+    from gridworld_env.vector import VINGridVecEnv
+
+    env = VINGridVecEnv(2, size=8, seed=0)
+    zero = build_ppo(PPOConfig(env_id="VINGrid-8x8-v0", kernel_init="zero", n_envs=2, k=4), env)
+    moves = build_ppo(PPOConfig(env_id="VINGrid-8x8-v0", n_envs=2, k=4), env)
+    assert zero.policy.features_extractor.vin.q_from_value.weight.abs().sum() == 0
+    assert moves.policy.features_extractor.vin.q_from_value.weight.abs().sum() > 0

@@ -124,6 +124,9 @@ class PPOConfig:
     """VIN: the goal's value is 0 in every value-iteration backup (see :class:`agents.planners.vin.VIN`)."""
     learn_vi_kernels: bool = True
     """VIN: ``False`` keeps the value-iteration kernels at the env's moves (see :class:`agents.policies.vin.VINExtractor`)."""
+    kernel_init: str = "moves"
+    """VIN: start of the value-iteration kernels, ``moves`` (the env's moves) or ``zero`` (value
+    kernel zero, reward kernel PyTorch's default, as the public ports start; see :class:`agents.planners.vin.VIN`)."""
     reward_kernel: int = 3
     """VIN: kernel of the hidden reward layer, 3 (published) or 1 (see :class:`agents.planners.vin.VIN`)."""
     walls_block: bool = False
@@ -161,6 +164,8 @@ class PPOConfig:
         check_types(self)
         check_choice("policy", self.policy, sorted({p for p, _ in POLICIES}))
         check_choice("lr_schedule", self.lr_schedule, ["constant", "linear"])
+        check_choice("kernel_init", self.kernel_init, ["moves", "zero"])
+        check_choice("head_init", self.head_init, ["orthogonal", "moves"])
         if not 0 <= self.lr_final <= 1:
             raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
         check_positive(
@@ -194,6 +199,10 @@ class PPOConfig:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
+        if not self.learn_vi_kernels and self.kernel_init != "moves":
+            raise ValueError(
+                f"learn_vi_kernels=false keeps the kernels at the env's moves: it needs kernel_init='moves', got {self.kernel_init!r}"
+            )
         if self.walls_block and self.learn_vi_kernels:
             raise ValueError("walls_block=true needs learn_vi_kernels=false (Q channel a must stay move a)")
         env_size(self.env_id)
@@ -204,6 +213,7 @@ VIN_ONLY_KEYS = (
     "center_q",
     "terminal_goal",
     "learn_vi_kernels",
+    "kernel_init",
     "reward_kernel",
     "walls_block",
     "head_init",
@@ -277,6 +287,7 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
             "ch_q": cfg.ch_q,
             "terminal_goal": cfg.terminal_goal,
             "learn_vi_kernels": cfg.learn_vi_kernels,
+            "kernel_init": cfg.kernel_init,
             "reward_kernel": cfg.reward_kernel,
             "walls_block": cfg.walls_block,
         }
