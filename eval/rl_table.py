@@ -42,6 +42,7 @@ from gridworld_env.atomic import atomic_path
 NAMES = {
     "vin": "VIN",
     "vinlearned": "VIN, learned kernels",
+    "vinscratch": "VIN, learned kernels from zero",
     "cnn": "CNN",
     "cnn_shared": "CNN, the VIN's settings",
     "fcn": "FCN",
@@ -49,6 +50,7 @@ NAMES = {
 COLOURS = {
     "vin": "tab:blue",
     "vinlearned": "tab:purple",
+    "vinscratch": "tab:red",
     "cnn": "tab:orange",
     "cnn_shared": "tab:brown",
     "fcn": "tab:green",
@@ -63,6 +65,11 @@ ROWS: dict[str, tuple[str, str, str]] = {
         "vin",
         "ppo_vinlearned.yml",
         "the image and the reward; its planner learns its moves and head, started at the env's moves and their greedy head",
+    ),
+    "vinscratch": (
+        "vin",
+        "ppo_vinscratch.yml",
+        "the image and the reward; its planner learns its moves and head from scratch (kernels at zero, head at random)",
     ),
     "cnn": ("cnn", "ppo_cnn.yml", "the image and the reward"),
     "cnn_shared": ("cnn", "ppo.yml", "the image and the reward"),

@@ -340,10 +340,12 @@ def _policy_loss_grads(config_path: str) -> dict[str, Any]:
     return {name: p.grad for name, p in model.policy.named_parameters()}
 
 
-def test_the_learned_kernel_vin_trains_its_value_iteration_kernels_and_head():
-    """The paper's VIN from reward (``hyperparams/ppo_vinlearned.yml``): the policy loss reaches the
+@pytest.mark.parametrize("recipe", ["ppo_vinlearned.yml", "ppo_vinscratch.yml"])
+def test_the_learned_kernel_vin_trains_its_value_iteration_kernels_and_head(recipe):
+    """The paper's VIN from reward (``hyperparams/ppo_vinlearned.yml``, kernels started at the env's
+    moves, and ``ppo_vinscratch.yml``, kernels started at zero): the policy loss reaches the
     value-iteration kernels and the action head; the fixed-moves recipe keeps them frozen."""
-    learned = _policy_loss_grads(os.path.join(REPO, "hyperparams", "ppo_vinlearned.yml"))
+    learned = _policy_loss_grads(os.path.join(REPO, "hyperparams", recipe))
     kernels = [n for n in learned if "q_from_reward" in n or "q_from_value" in n]
     assert kernels, "the VIN has value-iteration kernels"
     for name in [*kernels, "action_net.1.weight"]:
@@ -365,3 +367,16 @@ def test_kernel_init_zero_starts_the_ppo_vin_kernels_at_zero():
     moves = build_ppo(PPOConfig(env_id="VINGrid-8x8-v0", n_envs=2, k=4), env)
     assert zero.policy.features_extractor.vin.q_from_value.weight.abs().sum() == 0
     assert moves.policy.features_extractor.vin.q_from_value.weight.abs().sum() > 0
+
+
+@pytest.mark.parametrize("row", ["vin", "vinlearned", "vinscratch", "cnn"])
+def test_every_rl_table_row_has_settings_for_every_size(row):
+    """Each row's settings file loads at 8, 16 and 28 with the row's policy (a missing section or a
+    bad key would only show hours into ``python -m eval.rl_table``)."""
+    from eval.rl_table import ROWS, RLTableConfig, ppo_config
+
+    for size in (8, 16, 28):
+        cfg = ppo_config(RLTableConfig(), size, row, 0)
+        assert cfg.env_id == f"VINGrid-{size}x{size}-v0" and cfg.policy == ROWS[row][0]
+    if row == "vinscratch":
+        assert (cfg.kernel_init, cfg.head_init, cfg.learn_vi_kernels) == ("zero", "orthogonal", True)
