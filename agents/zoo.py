@@ -23,8 +23,9 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretr
 #: Training methods with shipped agents.
 ALGOS = ("bc", "ppo")
 #: Policies with shipped agents: the VIN, the VIN with learned kernels (``vinlearned``, PPO: the
-#: paper's VIN from reward), and the paper's CNN and FCN baselines (BC, from Table 1).
-POLICIES = ("vin", "vinlearned", "cnn", "fcn")
+#: paper's VIN from reward, kernels started at the env's moves; ``vinscratch``: the same from
+#: kernels at zero), and the paper's CNN and FCN baselines (BC, from Table 1).
+POLICIES = ("vin", "vinlearned", "vinscratch", "cnn", "fcn")
 
 
 def pretrained_path(env_id: str, algo: str = "bc", policy: str = "vin") -> str:
