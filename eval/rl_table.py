@@ -1,13 +1,15 @@
 """The RL version of the VIN paper's comparison: PPO from reward alone, VIN against the CNN.
 
-    python -m eval.rl_table [--sizes 8 16 28] [--policies vin vinlearned cnn] [--seeds 0 1 2] [--seeds-28 0] [--quick]
+    python -m eval.rl_table [--sizes 8 16 28] [--policies vin vinlearned vinscratch cnn] [--seeds 0 1 2] [--seeds-28 0] [--quick]
                             [--address HEAD:6379] [--max-concurrent N] [--serial]
 
 Every run is ``python -m train ppo --env VINGrid-<size>-v0 --policy <policy> --config <file>`` with
 the settings file of its row (:data:`ROWS`: ``hyperparams/ppo.yml`` for the VIN given the env's
-moves, ``ppo_vinlearned.yml`` for the paper's VIN, ``ppo_cnn.yml`` for the CNN's own recipe; the
-VIN-only keys do not reach the CNN) and a training seed, from scratch: no expert, no BC start, no
-reward shaping. Each run is scored on the same held-out test maps (env seeds from 10^9) under the
+moves, ``ppo_vinlearned.yml`` for the paper's VIN started at the env's moves, ``ppo_vinscratch.yml``
+for it from zero kernels, ``ppo_cnn.yml`` for the CNN's own recipe; the
+VIN-only keys do not reach the CNN) and a training seed, from reward alone: no expert, no BC start, no
+reward shaping (``ppo_vinscratch.yml`` starts 16x16 and 28x28 from its agent of the size below, itself
+learned from reward). Each run is scored on the same held-out test maps (env seeds from 10^9) under the
 paper's protocol (goal within twice the optimal moves).
 
 Each (size, policy, seed) trains in ``runs/rl_table/<size>/<policy>/seed<S>/`` and leaves a
@@ -69,7 +71,8 @@ ROWS: dict[str, tuple[str, str, str]] = {
     "vinscratch": (
         "vin",
         "ppo_vinscratch.yml",
-        "the image and the reward; its planner learns its moves and head from scratch (kernels at zero, head at random)",
+        "the image and the reward; its planner learns its moves and head from zero kernels and a random head "
+        "(16x16 and 28x28 start from this row's agent of the size below)",
     ),
     "cnn": ("cnn", "ppo_cnn.yml", "the image and the reward"),
     "cnn_shared": ("cnn", "ppo.yml", "the image and the reward"),
@@ -90,9 +93,10 @@ class RLTableConfig(ex.ExperimentConfig):
 
     sizes: list[int] = field(default_factory=lambda: [8, 16, 28])
     """Map sizes (registered ``VINGrid-NxN-v0`` envs with a section in the PPO settings)."""
-    policies: list[str] = field(default_factory=lambda: ["vin", "vinlearned", "cnn"])
-    """Rows of :data:`ROWS`: ``vin`` (fixed moves), ``vinlearned`` (the paper's VIN), ``cnn`` (its
-    own recipe), ``cnn_shared`` (the VIN's settings), ``fcn``."""
+    policies: list[str] = field(default_factory=lambda: ["vin", "vinlearned", "vinscratch", "cnn"])
+    """Rows of :data:`ROWS`: ``vin`` (fixed moves), ``vinlearned`` (the paper's VIN, kernels started
+    at the env's moves), ``vinscratch`` (the same, kernels at zero), ``cnn`` (its own recipe),
+    ``cnn_shared`` (the VIN's settings), ``fcn``."""
     seeds: dict[int, list[int]] = field(default_factory=lambda: {8: [0, 1, 2], 16: [0, 1, 2], 28: [0]})
     """Training seeds per size."""
     overrides: list[str] = field(default_factory=list)
@@ -248,8 +252,8 @@ def render(
         f"Command: `{command}`\n",
         "Every run: `python -m train ppo --env VINGrid-<size>-v0 --policy <policy> --config <file>` with the "
         f"size's section of its row's settings file ({files}; the VIN-only keys do not reach the CNN) "
-        "and the seed listed, from scratch: the env's reward "
-        "and observations only, with the start-distance curriculum, no action masks. "
+        "and the seed listed, from the env's reward and observations only (no expert, no BC start), "
+        "with the start-distance curriculum, no action masks. "
         f"Test: the same {episodes} held-out maps (env seeds from 10^9) for every run, paper protocol "
         "(goal within twice the optimal moves). Figures are mean ± sample standard deviation over "
         "the seeds; the paper's supervised (imitation) figures are in brackets for reference. "
@@ -361,7 +365,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
-    parser.add_argument("--policies", nargs="+", choices=sorted(ROWS), help="rows (default: vin vinlearned cnn)")
+    parser.add_argument(
+        "--policies", nargs="+", choices=sorted(ROWS), help="rows (default: vin vinlearned vinscratch cnn)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds below 28x28 (default: 0 1 2)")
     parser.add_argument("--seeds-28", type=int, nargs="+", help="training seeds at 28x28 (default: 0)")
     parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")
@@ -381,7 +387,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
     try:
         cfg = RLTableConfig(
             sizes=sizes,
-            policies=args.policies or ["vin", "vinlearned", "cnn"],
+            policies=args.policies or ["vin", "vinlearned", "vinscratch", "cnn"],
             seeds=seeds,
             overrides=overrides,
             config_path=args.config,
