@@ -367,8 +367,8 @@ GIVEN = {
 }
 
 
-def given(planner: str, learn_vi_kernels: bool, kernel_init: str) -> str:
-    """:data:`GIVEN` of a planner with these VIN settings (the GPPN ignores them)."""
+def given(planner: str, learn_vi_kernels: bool = True, kernel_init: str = "moves") -> str:
+    """:data:`GIVEN` of a planner with these VIN settings (the GPPN has none: it always learns its moves)."""
     if planner != "vin":
         return GIVEN["learned"]
     if not learn_vi_kernels:
@@ -381,7 +381,7 @@ def planner_given(policy: Any) -> str:
     extractor = getattr(policy, "features_extractor", None)
     vin = getattr(extractor, "vin", None)
     if vin is None:
-        return given("gppn", True, "")
+        return given("gppn")
     return given("vin", bool(getattr(extractor, "learn_vi_kernels", True)), vin.kernel_init)
 
 
