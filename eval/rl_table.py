@@ -79,6 +79,9 @@ ROWS: dict[str, tuple[str, str, str]] = {
     "fcn": ("fcn", "ppo.yml", "the image and the reward"),
 }
 
+#: The rows a call trains and tabulates unless ``--policies`` names others.
+DEFAULT_ROWS = ["vin", "vinlearned", "vinscratch", "cnn"]
+
 #: The VIN paper's supervised (imitation) success rates per policy, for reference (Tamar et al. 2016, Table 1).
 PAPER_SUPERVISED: dict[str, dict[int, float]] = {
     "vin": {8: 99.6, 16: 99.3, 28: 97.0},
@@ -93,7 +96,7 @@ class RLTableConfig(ex.ExperimentConfig):
 
     sizes: list[int] = field(default_factory=lambda: [8, 16, 28])
     """Map sizes (registered ``VINGrid-NxN-v0`` envs with a section in the PPO settings)."""
-    policies: list[str] = field(default_factory=lambda: ["vin", "vinlearned", "vinscratch", "cnn"])
+    policies: list[str] = field(default_factory=lambda: list(DEFAULT_ROWS))
     """Rows of :data:`ROWS`: ``vin`` (fixed moves), ``vinlearned`` (the paper's VIN, kernels started
     at the env's moves), ``vinscratch`` (the same, kernels at zero), ``cnn`` (its own recipe),
     ``cnn_shared`` (the VIN's settings), ``fcn``."""
@@ -365,9 +368,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
         prog="python -m eval.rl_table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="map sizes (default: 8 16 28; --quick: 8)")
-    parser.add_argument(
-        "--policies", nargs="+", choices=sorted(ROWS), help="rows (default: vin vinlearned vinscratch cnn)"
-    )
+    parser.add_argument("--policies", nargs="+", choices=sorted(ROWS), help=f"rows (default: {' '.join(DEFAULT_ROWS)})")
     parser.add_argument("--seeds", type=int, nargs="+", help="training seeds below 28x28 (default: 0 1 2)")
     parser.add_argument("--seeds-28", type=int, nargs="+", help="training seeds at 28x28 (default: 0)")
     parser.add_argument("--episodes", type=int, help="held-out test maps (default: 1000; --quick: 200)")
@@ -387,7 +388,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RLTableConfig, ex.Page, str,
     try:
         cfg = RLTableConfig(
             sizes=sizes,
-            policies=args.policies or ["vin", "vinlearned", "vinscratch", "cnn"],
+            policies=args.policies or list(DEFAULT_ROWS),
             seeds=seeds,
             overrides=overrides,
             config_path=args.config,

@@ -369,7 +369,13 @@ def test_kernel_init_zero_starts_the_ppo_vin_kernels_at_zero():
     assert moves.policy.features_extractor.vin.q_from_value.weight.abs().sum() > 0
 
 
-@pytest.mark.parametrize("row", ["vin", "vinlearned", "vinscratch", "cnn"])
+def _rl_table_rows() -> list[str]:
+    from eval.rl_table import ROWS
+
+    return sorted(ROWS)
+
+
+@pytest.mark.parametrize("row", _rl_table_rows())
 def test_every_rl_table_row_has_settings_for_every_size(row):
     """Each row's settings file loads at 8, 16 and 28 with the row's policy (a missing section or a
     bad key would only show hours into ``python -m eval.rl_table``)."""
