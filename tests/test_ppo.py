@@ -1,11 +1,13 @@
 """PPO training: every policy runs, curriculum, BC initialisation, exact resume, clear errors."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
 
-from agents.training.bc import BCConfig, train_bc
+from agents.training.bc import BCConfig, resolve_init_path, train_bc
 from agents.training.ppo import (
     UPDATE_FIGURES,
     PPOConfig,
@@ -98,6 +100,17 @@ def test_init_from_bc_copies_the_policy(tmp_path):
             PPOConfig(total_timesteps=64, init=str(tmp_path / "bc" / "model.zip"), **{**TINY, "k": 6, "ch_h": 9}),
             str(tmp_path / "bad"),
         )
+
+
+def test_a_settings_files_init_path_into_the_package_works_from_any_directory(tmp_path, monkeypatch):
+    """``hyperparams/ppo_vinscratch.yml`` starts 16x16 from ``agents/pretrained/...``: found from elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    found = resolve_init_path("agents/pretrained/ppo_vinscratch_8x8.zip")
+    assert os.path.isabs(found) and os.path.isfile(found)
+    (tmp_path / "mine.zip").write_bytes(b"")
+    assert resolve_init_path("mine.zip") == "mine.zip"  # the working directory comes first
+    with pytest.raises(FileNotFoundError, match="no model to initialise from at agents/missing.zip or /"):
+        resolve_init_path("agents/missing.zip")
 
 
 def test_curriculum_widens_then_ends():

@@ -19,7 +19,7 @@ import time
 import pytest
 import yaml
 
-from agents.sweep.runner import TRIAL_LOG, RunnerOptions, run_sweep
+from agents.sweep.runner import TRIAL_LOG, WORKER_NICENESS_VAR, RunnerOptions, ray_session, run_sweep
 from agents.sweep.spec import load_spec, parse_spec, trial_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,6 +127,21 @@ def test_the_shipped_example_specs_are_valid():
     assert specs
     for path in specs:
         assert load_spec(path).name
+
+
+def test_a_local_ray_runs_its_workers_at_the_drivers_niceness(monkeypatch):
+    """Ray's default adds 15, and its trials then starve beside any other job on the machine."""
+    import ray
+
+    monkeypatch.setenv(WORKER_NICENESS_VAR, "unset")  # restored (to absent) after the test
+    monkeypatch.delenv(WORKER_NICENESS_VAR)
+    with ray_session(None, num_cpus=1):
+
+        @ray.remote
+        def niceness() -> int:
+            return os.nice(0)
+
+        assert ray.get(niceness.remote()) == os.nice(0)
 
 
 def test_a_local_two_trial_sweep_gives_the_serial_runs_figures(tmp_path, serial_histories):

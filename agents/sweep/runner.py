@@ -61,6 +61,10 @@ class RunnerOptions:
     """CPUs of a local Ray (default: all)."""
 
 
+#: Ray's setting of the niceness its workers add to the raylet's (Ray's default: 15).
+WORKER_NICENESS_VAR = "RAY_worker_niceness"
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[None]:
     """Ray for the duration of the block: the running one, a cluster at ``address``, or a local one."""
@@ -76,6 +80,9 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
     if address is None:
         kwargs["num_cpus"] = num_cpus
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a Ray started for us reports nothing home
+        # Ray adds 15 to its workers' niceness, so beside any other job on the machine the trials
+        # starve; a Ray started for us runs them at the driver's niceness (``nice -n`` still works).
+        os.environ.setdefault(WORKER_NICENESS_VAR, "0")
     ray.init(address=address, **kwargs)
     try:
         yield

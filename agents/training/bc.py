@@ -295,10 +295,34 @@ MAX_LOSS = 1e4
 _DIVERGENCE_HINT = "Try a lower lr, max_grad_norm, optimizer=adam, or the settings of hyperparams/bc.yml for {}."
 
 
+#: The folder holding the ``agents`` package: a checkout's root, or ``site-packages`` once installed.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def resolve_init_path(path: str) -> str:
+    """``path`` as given when it exists; a relative path into the package (the settings files'
+    ``init: agents/pretrained/<name>.zip``) found from any working directory.
+
+    :raises FileNotFoundError: naming every place looked at.
+    """
+    if os.path.exists(path):
+        return path
+    tried = [path]
+    if not os.path.isabs(path):
+        beside_package = os.path.join(PACKAGE_PARENT, path)
+        if os.path.exists(beside_package):
+            return beside_package
+        tried.append(beside_package)
+    raise FileNotFoundError(f"no model to initialise from at {' or '.join(tried)}")
+
+
 def init_policy(model: OnPolicyAlgorithm, path: str) -> None:
-    """Copy the policy weights of an SB3 zip or a BC checkpoint into ``model`` (same architecture)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model to initialise from at {path}")
+    """Copy the policy weights of an SB3 zip or a BC checkpoint into ``model`` (same architecture).
+
+    A relative ``path`` missing from the working directory is looked up beside the ``agents``
+    package, so the settings files' ``agents/pretrained/...`` starts work from anywhere.
+    """
+    path = resolve_init_path(path)
     if path.endswith(".pt"):
         state = load_checkpoint(path)["policy"]
     else:
