@@ -386,3 +386,21 @@ def test_every_rl_table_row_has_settings_for_every_size(row):
         assert cfg.env_id == f"VINGrid-{size}x{size}-v0" and cfg.policy == ROWS[row][0]
     if row == "vinscratch":
         assert (cfg.kernel_init, cfg.head_init, cfg.learn_vi_kernels) == ("zero", "orthogonal", True)
+
+
+def test_the_from_zero_recipe_is_the_moves_start_recipe_but_for_its_start_and_budget():
+    """``ppo_vinscratch.yml`` copies ``ppo_vinlearned.yml`` (YAML cannot include another file): at
+    every size the two may differ only in where the planner starts and how long it trains."""
+    from agents.training.config import yaml_settings
+
+    may_differ = {"kernel_init", "head_init", "init", "total_timesteps", "eval_freq"}
+    for size in (8, 16, 28):
+        env_id = f"VINGrid-{size}x{size}-v0"
+        scratch, moves = (
+            yaml_settings(env_id, os.path.join(REPO, "hyperparams", f"ppo_{row}.yml"))
+            for row in ("vinscratch", "vinlearned")
+        )
+        assert scratch["kernel_init"] == "zero" and scratch["head_init"] == "orthogonal"
+        assert {k: v for k, v in scratch.items() if k not in may_differ} == {
+            k: v for k, v in moves.items() if k not in may_differ
+        }, env_id
