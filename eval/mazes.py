@@ -34,7 +34,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,6 +230,18 @@ def bc_config(cfg: MazesConfig, size: int, planner: str, seed: int) -> Any:
     return ex.bc_run_config(cfg, env_id, planner, seed, **{**COMMON, **settings, **PLANNER_SETTINGS[planner], **where})
 
 
+def portable_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """A run's settings with its training mazes and its start model named by where they lie under
+    ``--data`` and ``--runs`` (``maze15x15_10000.npz``, ``15/vin/seed0/model.zip``) instead of
+    absolute paths, so that a moved checkout or a copied runs folder still finds its runs."""
+    out = dict(settings)
+    if out.get("dataset"):
+        out["dataset"] = os.path.basename(out["dataset"])
+    if out.get("init"):
+        out["init"] = "/".join(os.path.normpath(out["init"]).split(os.sep)[-4:])
+    return out
+
+
 class Mazes(ex.Experiment, name="mazes", config=MazesConfig, names="planners"):
     """Every (size, planner, seed): BC on mazes, scored by GPPN's figures and the paper's protocol."""
 
@@ -238,6 +250,13 @@ class Mazes(ex.Experiment, name="mazes", config=MazesConfig, names="planners"):
 
     def scoring(self) -> dict[str, Any]:
         return {"episodes": self.cfg.episodes, "long_episodes": self.cfg.long_episodes}
+
+    def matches(self, run: ex.Run) -> Callable[[dict[str, Any]], bool]:
+        from agents.training.config import with_defaults
+
+        config_class = type(self.training_config(run))
+        wanted = portable_settings(self.settings(run))
+        return lambda stored: portable_settings(with_defaults(config_class, stored)) == wanted
 
     def trial_config(self) -> MazesConfig:
         # Trials only train; the extra models are scored in this process.

@@ -1,6 +1,7 @@
 """The GPPN module (``agents.planners.gppn``), its SB3 policies and behaviour cloning on mazes."""
 
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -224,6 +225,14 @@ def test_the_maze_report_trains_each_planner_reuses_its_runs_and_keeps_an_existi
     text = out.read_text()
     assert mazes_main(args) == 2  # without the shipped rows the page would lose them: refused
     assert out.read_text() == text
+    # Runs and mazes copied elsewhere (a moved checkout, runs kept in another folder) are still found.
+    moved = tmp_path / "moved"
+    shutil.copytree(runs, moved / "runs")  # copy2: modification times kept
+    shutil.copytree(tmp_path / "data", moved / "data")
+    place = {str(runs): str(moved / "runs"), str(tmp_path / "data"): str(moved / "data")}
+    assert mazes_main([*(place.get(a, a) for a in args), *shipped, "--overwrite"]) == 0
+    assert (moved / "runs" / "15" / "vin" / "seed0" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert out.read_text().replace(str(moved), str(tmp_path)) == text
     # 28x28 runs start from the 15x15 run of their planner and seed, which must exist or train first.
     from eval.mazes import EPOCHS, MAPS, MazesConfig, bc_config, check_start_models
 
