@@ -31,9 +31,10 @@ from typing import Any
 import yaml
 
 from agents.sweep.spec import SweepSpec, grid_trials, trial_config
+from agents.training.config import PACKAGE_PARENT
 from gridworld_env.atomic import atomic_path
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = PACKAGE_PARENT  # the checkout's root: workers put it on PYTHONPATH
 
 #: Log of each start of a trial in its run folder: one JSON line (time, host, Ray node, pid, resumed from).
 TRIAL_LOG = "trial_starts.jsonl"

@@ -34,6 +34,7 @@ from agents.policies.baselines import CNNPolicy, FCNPolicy
 from agents.training.checkpoints import load_state, prepare_run_dir, save_state
 from agents.training.config import (
     BC_CONFIG,
+    PACKAGE_PARENT,
     check_choice,
     check_device,
     check_positive,
@@ -293,10 +294,6 @@ MAX_LOSS = 1e4
 
 
 _DIVERGENCE_HINT = "Try a lower lr, max_grad_norm, optimizer=adam, or the settings of hyperparams/bc.yml for {}."
-
-
-#: The folder holding the ``agents`` package: a checkout's root, or ``site-packages`` once installed.
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def resolve_init_path(path: str) -> str:

@@ -20,7 +20,9 @@ import yaml
 #: Settings that change how a run executes, not what it computes: a resumed run may change them.
 RUNTIME_KEYS = frozenset({"threads", "device"})
 
-HYPERPARAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "hyperparams")
+#: The folder holding the ``agents`` package: a checkout's root, or ``site-packages`` once installed.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HYPERPARAMS = os.path.join(PACKAGE_PARENT, "hyperparams")
 BC_CONFIG = os.path.join(HYPERPARAMS, "bc.yml")
 PPO_CONFIG = os.path.join(HYPERPARAMS, "ppo.yml")
 
