@@ -127,6 +127,22 @@ def test_ppo_setting_types(key, value):
         PPOConfig(**{key: value})
 
 
+@pytest.mark.parametrize("config_class", [BCConfig, PPOConfig])
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        ({"kernel_init": "eye"}, "kernel_init must be one of"),
+        ({"head_init": "eye"}, "head_init must be one of"),
+        ({"learn_vi_kernels": False, "kernel_init": "zero"}, "learn_vi_kernels=false keeps the kernels"),
+        ({"walls_block": True}, "walls_block=true needs learn_vi_kernels=false"),
+        ({"learn_head": False}, "learn_head=false keeps the action head"),
+    ],
+)
+def test_bc_and_ppo_refuse_the_same_vin_settings(config_class, settings, named):
+    with pytest.raises(ValueError, match=named):
+        config_class(**settings)
+
+
 def test_int_for_float_is_taken_as_float():
     assert BCConfig(lr=1).lr == 1.0 and isinstance(BCConfig(lr=1).lr, float)
     assert BCConfig(trajectories_per_map=None).trajectories_per_map is None

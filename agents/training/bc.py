@@ -35,6 +35,7 @@ from agents.training.checkpoints import load_state, prepare_run_dir, save_state
 from agents.training.config import (
     BC_CONFIG,
     PACKAGE_PARENT,
+    VINSettings,
     check_choice,
     check_device,
     check_positive,
@@ -53,8 +54,9 @@ CHECKPOINT_FORMAT = "vingrid-bc-checkpoint-v1"
 
 
 @dataclass
-class BCConfig:
-    """Behaviour-cloning settings (one YAML section per env id in ``hyperparams/bc.yml``)."""
+class BCConfig(VINSettings):
+    """Behaviour-cloning settings (one YAML section per env id in ``hyperparams/bc.yml``); the VIN's
+    planner and head settings come from :class:`agents.training.config.VINSettings`."""
 
     env_id: str = "VINGrid-16x16-v0"
     """Registered env whose maps and spaces are used."""
@@ -100,22 +102,6 @@ class BCConfig:
     recurrence that drifts when run past the K it was trained with."""
     tied: bool = True
     """VIN: one pair of VI kernels for all iterations; ``False`` unties them (one pair per iteration)."""
-    kernel_init: str = "moves"
-    """VIN: start of the VI kernels, ``moves`` (the true moves) or ``zero`` (see :class:`agents.planners.vin.VIN`)."""
-    terminal_goal: bool = False
-    """VIN: the goal's value is 0 in every backup (see :class:`agents.planners.vin.VIN`)."""
-    learn_vi_kernels: bool = True
-    """VIN: ``False`` keeps the value-iteration kernels at the env's moves (only the reward and the
-    head learn; see :class:`agents.policies.vin.VINExtractor`)."""
-    reward_kernel: int = 3
-    """VIN: kernel of the hidden reward layer (3 published; 1: each cell's reward reads that cell)."""
-    walls_block: bool = False
-    """VIN: a move into an obstacle leaves the agent in place, as in the env (needs
-    ``learn_vi_kernels=False``)."""
-    head_init: str = "orthogonal"
-    """VIN: start of the action head, ``orthogonal`` or ``moves`` (logit ``a`` = Q channel ``a``)."""
-    learn_head: bool = True
-    """VIN: ``False`` keeps the ``moves`` head fixed: the policy is the softmax of the planner's Q."""
     plan_k: int | None = None
     """VIN: iterations when acting (validation, rollouts, ``predict``; saved with the model); default ``k``."""
     plan_tol: float | None = None
@@ -132,12 +118,7 @@ class BCConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
-        check_choice("kernel_init", self.kernel_init, ("moves", "zero"))
-        check_choice("head_init", self.head_init, ("orthogonal", "moves"))
-        if self.walls_block and self.learn_vi_kernels:
-            raise ValueError("walls_block=true needs learn_vi_kernels=false (Q channel a must stay move a)")
-        if not self.learn_head and self.head_init != "moves":
-            raise ValueError("learn_head=false keeps the action head at its start: it needs head_init='moves'")
+        self.check_vin_settings()
         check_choice("policy", self.policy, ("vin", "gppn", "cnn", "fcn"))
         check_choice("optimizer", self.optimizer, ("rmsprop", "adam"))
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))

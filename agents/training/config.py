@@ -86,6 +86,46 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
+@dataclasses.dataclass
+class VINSettings:
+    """The VIN's planner and action-head settings, the same fields in BC
+    (:class:`agents.training.bc.BCConfig`) and PPO (:class:`agents.training.ppo.PPOConfig`), which
+    derive from this class; the CNN, FCN and GPPN ignore them."""
+
+    kernel_init: str = "moves"
+    """VIN: start of the value-iteration kernels, ``moves`` (the env's moves) or ``zero`` (value
+    kernel zero, reward kernel PyTorch's default, as the public ports start; see :class:`agents.planners.vin.VIN`)."""
+    terminal_goal: bool = False
+    """VIN: the goal's value is 0 in every value-iteration backup (see :class:`agents.planners.vin.VIN`)."""
+    learn_vi_kernels: bool = True
+    """VIN: ``False`` keeps the value-iteration kernels at the env's moves (only the reward and the
+    head learn; see :class:`agents.policies.vin.VINExtractor`)."""
+    reward_kernel: int = 3
+    """VIN: kernel of the hidden reward layer, 3 (published) or 1 (each cell's reward reads that cell)."""
+    walls_block: bool = False
+    """VIN: a move into an obstacle leaves the agent in place, as in the env (needs
+    ``learn_vi_kernels=False``; see :class:`agents.planners.vin.VIN`)."""
+    head_init: str = "orthogonal"
+    """VIN: start of the action head, ``orthogonal`` or ``moves`` (logit ``a`` = Q channel ``a``;
+    see :class:`agents.policies.vin.VINPolicy`)."""
+    learn_head: bool = True
+    """VIN: ``False`` keeps the ``moves`` head fixed: the policy is the softmax of the planner's Q."""
+
+    def check_vin_settings(self) -> None:
+        """``ValueError`` naming the setting for a bad choice or a combination the VIN cannot run."""
+        check_choice("kernel_init", self.kernel_init, ("moves", "zero"))
+        check_choice("head_init", self.head_init, ("orthogonal", "moves"))
+        if not self.learn_vi_kernels and self.kernel_init != "moves":
+            raise ValueError(
+                "learn_vi_kernels=false keeps the kernels at the env's moves: it needs kernel_init='moves', "
+                f"got {self.kernel_init!r}"
+            )
+        if self.walls_block and self.learn_vi_kernels:
+            raise ValueError("walls_block=true needs learn_vi_kernels=false (Q channel a must stay move a)")
+        if not self.learn_head and self.head_init != "moves":
+            raise ValueError("learn_head=false keeps the action head at its start: it needs head_init='moves'")
+
+
 def check_device(device: str) -> None:
     """``ValueError`` unless ``device`` is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
     if device not in ("auto", "cpu") and not (

@@ -43,6 +43,7 @@ from agents.training.bc import init_policy  # noqa: F401 (re-exported: PPO's --i
 from agents.training.checkpoints import load_state, prepare_run_dir, save_state
 from agents.training.config import (
     PPO_CONFIG,
+    VINSettings,
     check_choice,
     check_device,
     check_positive,
@@ -74,8 +75,9 @@ POLICIES: dict[tuple[str, bool], Any] = {
 
 
 @dataclass
-class PPOConfig:
-    """PPO settings (one YAML section per env id in ``hyperparams/ppo.yml``)."""
+class PPOConfig(VINSettings):
+    """PPO settings (one YAML section per env id in ``hyperparams/ppo.yml``); the VIN's planner and
+    head settings come from :class:`agents.training.config.VINSettings`."""
 
     env_id: str = "VINGrid-16x16-v0"
     """Registered env whose maps are used."""
@@ -120,21 +122,6 @@ class PPOConfig:
     features without training it; see :class:`agents.policies.vin.VINPolicy`)."""
     center_q: bool = False
     """VIN: the action head reads Q minus its largest entry (see :class:`agents.policies.vin.CenteredQ`)."""
-    terminal_goal: bool = False
-    """VIN: the goal's value is 0 in every value-iteration backup (see :class:`agents.planners.vin.VIN`)."""
-    learn_vi_kernels: bool = True
-    """VIN: ``False`` keeps the value-iteration kernels at the env's moves (see :class:`agents.policies.vin.VINExtractor`)."""
-    kernel_init: str = "moves"
-    """VIN: start of the value-iteration kernels, ``moves`` (the env's moves) or ``zero`` (value
-    kernel zero, reward kernel PyTorch's default, as the public ports start; see :class:`agents.planners.vin.VIN`)."""
-    reward_kernel: int = 3
-    """VIN: kernel of the hidden reward layer, 3 (published) or 1 (see :class:`agents.planners.vin.VIN`)."""
-    walls_block: bool = False
-    """VIN: a move into an obstacle leaves the agent in place, as in the env (see :class:`agents.planners.vin.VIN`)."""
-    head_init: str = "orthogonal"
-    """VIN: start of the action head, ``orthogonal`` or ``moves`` (see :class:`agents.policies.vin.VINPolicy`)."""
-    learn_head: bool = True
-    """VIN: ``False`` keeps the ``moves`` action head fixed (see :class:`agents.policies.vin.VINPolicy`)."""
     group_minibatches: bool = True
     """Minibatches of whole episodes rather than single steps, so the steps of a map share
     one value iteration (VIN and FCN plan once per distinct map in a minibatch)."""
@@ -164,8 +151,7 @@ class PPOConfig:
         check_types(self)
         check_choice("policy", self.policy, sorted({p for p, _ in POLICIES}))
         check_choice("lr_schedule", self.lr_schedule, ["constant", "linear"])
-        check_choice("kernel_init", self.kernel_init, ["moves", "zero"])
-        check_choice("head_init", self.head_init, ["orthogonal", "moves"])
+        self.check_vin_settings()
         if not 0 <= self.lr_final <= 1:
             raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
         check_positive(
@@ -199,12 +185,6 @@ class PPOConfig:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
-        if not self.learn_vi_kernels and self.kernel_init != "moves":
-            raise ValueError(
-                f"learn_vi_kernels=false keeps the kernels at the env's moves: it needs kernel_init='moves', got {self.kernel_init!r}"
-            )
-        if self.walls_block and self.learn_vi_kernels:
-            raise ValueError("walls_block=true needs learn_vi_kernels=false (Q channel a must stay move a)")
         env_size(self.env_id)
 
 
