@@ -147,22 +147,18 @@ def build_model(cfg: BCConfig) -> PPO:
     """An SB3 PPO model holding the policy to clone into (saved and loaded as a PPO zip)."""
     policy_kwargs: dict[str, Any] = {}
     if cfg.policy == "vin":
+        extractor, head = cfg.vin_kwargs()
         policy_kwargs["features_extractor_kwargs"] = {
             "k": cfg.k,
             "ch_h": cfg.ch_h,
             "ch_q": cfg.ch_q,
             "kernel_size": cfg.kernel_size,
-            "kernel_init": cfg.kernel_init,
             "tied": cfg.tied,
-            "terminal_goal": cfg.terminal_goal,
-            "learn_vi_kernels": cfg.learn_vi_kernels,
-            "reward_kernel": cfg.reward_kernel,
-            "walls_block": cfg.walls_block,
             "inference_k": cfg.plan_k,
             "inference_tol": cfg.plan_tol,
+            **extractor,
         }
-        policy_kwargs["head_init"] = cfg.head_init
-        policy_kwargs["learn_head"] = cfg.learn_head
+        policy_kwargs.update(head)
     elif cfg.policy == "gppn":
         policy_kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "kernel_size": cfg.kernel_size}
     elif cfg.policy == "fcn":

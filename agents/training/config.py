@@ -111,6 +111,13 @@ class VINSettings:
     learn_head: bool = True
     """VIN: ``False`` keeps the ``moves`` head fixed: the policy is the softmax of the planner's Q."""
 
+    def vin_kwargs(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """These settings as SB3 arguments: (``VINExtractor`` keyword arguments, ``VINPolicy`` ones)."""
+        extractor = ("kernel_init", "terminal_goal", "learn_vi_kernels", "reward_kernel", "walls_block")
+        values = dataclasses.asdict(self)
+        head = {name: values[name] for name in ("head_init", "learn_head")}
+        return {name: values[name] for name in extractor}, head
+
     def check_vin_settings(self) -> None:
         """``ValueError`` naming the setting for a bad choice or a combination the VIN cannot run."""
         check_choice("kernel_init", self.kernel_init, ("moves", "zero"))

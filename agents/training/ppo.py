@@ -16,6 +16,7 @@ initialisation from a BC model, success-rate evaluation and exact resume.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import random
@@ -190,14 +191,8 @@ class PPOConfig(VINSettings):
 
 #: Settings that reach only the VIN policy (the CNN and FCN ignore them).
 VIN_ONLY_KEYS = (
+    *(f.name for f in dataclasses.fields(VINSettings)),
     "center_q",
-    "terminal_goal",
-    "learn_vi_kernels",
-    "kernel_init",
-    "reward_kernel",
-    "walls_block",
-    "head_init",
-    "learn_head",
     "value_gradients",
     "ch_q",
     "ch_h",
@@ -261,20 +256,11 @@ def build_ppo(cfg: PPOConfig, env: Any) -> OnPolicyAlgorithm:
     """A fresh PPO or MaskablePPO model on ``env`` with the configured policy."""
     kwargs: dict[str, Any] = {}
     if cfg.policy == "vin":
-        kwargs["features_extractor_kwargs"] = {
-            "k": cfg.k,
-            "ch_h": cfg.ch_h,
-            "ch_q": cfg.ch_q,
-            "terminal_goal": cfg.terminal_goal,
-            "learn_vi_kernels": cfg.learn_vi_kernels,
-            "kernel_init": cfg.kernel_init,
-            "reward_kernel": cfg.reward_kernel,
-            "walls_block": cfg.walls_block,
-        }
+        extractor, head = cfg.vin_kwargs()
+        kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h, "ch_q": cfg.ch_q, **extractor}
         kwargs["value_gradients"] = cfg.value_gradients
         kwargs["center_q"] = cfg.center_q
-        kwargs["head_init"] = cfg.head_init
-        kwargs["learn_head"] = cfg.learn_head
+        kwargs.update(head)
     elif cfg.policy == "gppn":
         kwargs["features_extractor_kwargs"] = {"k": cfg.k, "ch_h": cfg.ch_h}
     elif cfg.bf16:
