@@ -92,8 +92,19 @@ def check_seeds(seeds: Sequence[int], what: str = "seeds") -> None:
 
 def run_settings(config: Any, **scoring: Any) -> dict[str, Any]:
     """What a run's ``result.json`` must have been made with to be reused: the training config
-    (a dataclass) without where it ran (threads, device), and the scoring settings."""
-    return {**asdict(config), "device": "any", "threads": "any", **scoring}
+    (a dataclass) without where it ran (threads, device), and the scoring settings.
+
+    A config that starts from a model file (``init``) also records that file's SHA-256 as
+    ``init_sha256``: a result is tied to the weights it started from, not to their path, so
+    replacing a shipped model retrains the runs that start from it instead of reusing theirs.
+    """
+    settings = {**asdict(config), "device": "any", "threads": "any", **scoring}
+    init = getattr(config, "init", None)
+    if isinstance(init, str):
+        from agents.training.bc import init_sha256
+
+        settings["init_sha256"] = init_sha256(init)
+    return settings
 
 
 def cached_result(path: str, matches: Callable[[dict[str, Any]], bool], log: Any = print) -> dict[str, Any] | None:

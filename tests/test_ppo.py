@@ -1,5 +1,6 @@
 """PPO training: every policy runs, curriculum, BC initialisation, exact resume, clear errors."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -100,6 +101,23 @@ def test_init_from_bc_copies_the_policy(tmp_path):
             PPOConfig(total_timesteps=64, init=str(tmp_path / "bc" / "model.zip"), **{**TINY, "k": 6, "ch_h": 9}),
             str(tmp_path / "bad"),
         )
+
+
+def test_resume_refuses_a_run_whose_start_model_file_changed(tmp_path):
+    """A run that started from ``init`` resumes only from that same file (a replaced start model
+    would make the run's record claim weights it never started from)."""
+    import shutil
+
+    train_ppo(PPOConfig(total_timesteps=64, **TINY), str(tmp_path / "a"))
+    train_ppo(PPOConfig(total_timesteps=64, **{**TINY, "seed": 1}), str(tmp_path / "b"))
+    start = tmp_path / "start.zip"
+    shutil.copy(tmp_path / "a" / "model.zip", start)
+    cfg = PPOConfig(total_timesteps=64, init=str(start), **TINY)
+    train_ppo(cfg, str(tmp_path / "run"))
+    train_ppo(dataclasses.replace(cfg, total_timesteps=128), str(tmp_path / "run"), resume=True)
+    shutil.copy(tmp_path / "b" / "model.zip", start)
+    with pytest.raises(ValueError, match="started from another .*start.zip"):
+        train_ppo(dataclasses.replace(cfg, total_timesteps=192), str(tmp_path / "run"), resume=True)
 
 
 def test_a_settings_files_init_path_into_the_package_works_from_any_directory(tmp_path, monkeypatch):

@@ -406,3 +406,25 @@ def test_the_from_zero_recipe_is_the_moves_start_recipe_but_for_its_start_budget
         assert {k: v for k, v in scratch.items() if k not in may_differ} == {
             k: v for k, v in moves.items() if k not in may_differ
         }, env_id
+
+
+def test_a_cached_result_is_not_reused_once_its_start_model_file_changes(tmp_path):
+    """Results of runs that start from a model (``init``) are tied to that file's bytes, not its path."""
+    from eval.experiment import Run, save_result
+    from eval.rl_table import RLTable, RLTableConfig
+
+    start = tmp_path / "start.zip"
+    start.write_bytes(b"the first start model")
+    cfg = RLTableConfig(
+        sizes=[16], policies=["vinscratch"], runs_dir=str(tmp_path / "runs"), overrides=[f"init={start}"]
+    )
+    table, run = RLTable(cfg), Run(16, "vinscratch", 0)
+    settings = table.settings(run)
+    assert settings["init"] == str(start) and len(settings["init_sha256"]) == 64
+    save_result(table.result_path(run), {"settings": settings})
+    assert table.is_cached(run)
+    start.write_bytes(b"a replaced start model")
+    assert not table.is_cached(run), "a result made from the old start model was reused"
+    old = {k: v for k, v in settings.items() if k != "init_sha256"}  # written before the hash was recorded
+    save_result(table.result_path(run), {"settings": old})
+    assert not table.is_cached(run)

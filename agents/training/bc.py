@@ -12,6 +12,7 @@ history) equals an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import time
@@ -288,6 +289,16 @@ def resolve_init_path(path: str) -> str:
             return beside_package
         tried.append(beside_package)
     raise FileNotFoundError(f"no model to initialise from at {' or '.join(tried)}")
+
+
+def init_sha256(path: str) -> str:
+    """The SHA-256 (hex) of the model file an ``init`` setting names (found as
+    :func:`resolve_init_path` finds it): what a run started from, whatever its path."""
+    digest = hashlib.sha256()
+    with open(resolve_init_path(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def init_policy(model: OnPolicyAlgorithm, path: str) -> None:

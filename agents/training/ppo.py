@@ -40,7 +40,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from agents.evaluation import VAL_SEED, evaluate_act_fn, held_out_episodes, policy_act_fn
 from agents.policies import GPPNPolicy, MaskableGPPNPolicy, MaskableVINPolicy, VINPolicy
 from agents.policies.baselines import CNNPolicy, FCNPolicy, MaskableCNNPolicy, MaskableFCNPolicy
-from agents.training.bc import init_policy  # noqa: F401 (re-exported: PPO's --init)
+from agents.training.bc import init_policy, init_sha256
 from agents.training.checkpoints import load_state, prepare_run_dir, save_state
 from agents.training.config import (
     PPO_CONFIG,
@@ -508,6 +508,12 @@ def train_ppo(
         model.num_timesteps = state["num_timesteps"]
         model._episode_num = state["episode_num"]
         extra = state["extra"]
+        started_from = extra.get("init_sha256")
+        if cfg.init is not None and started_from is not None and started_from != init_sha256(cfg.init):
+            raise ValueError(
+                f"{ckpt} started from another {cfg.init} than the file there now (its SHA-256 changed): "
+                "put the run's start model back, or start a new run (another --out, or --overwrite)"
+            )
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
@@ -515,6 +521,7 @@ def train_ppo(
         model = build_ppo(cfg, env)
         if cfg.init is not None:
             init_policy(model, cfg.init)
+            extra["init_sha256"] = init_sha256(cfg.init)
     if log_dir is not None:
         from stable_baselines3.common.logger import configure
 
