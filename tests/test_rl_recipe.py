@@ -388,15 +388,15 @@ def test_every_rl_table_row_has_settings_for_every_size(row):
         assert (cfg.kernel_init, cfg.head_init, cfg.learn_vi_kernels) == ("zero", "orthogonal", True)
 
 
-def test_the_from_zero_recipe_is_the_moves_start_recipe_but_for_its_start_budget_and_16x16_discount():
+def test_the_from_zero_recipe_is_the_moves_start_recipe_but_for_its_start_budget_discount_and_k():
     """``ppo_vinscratch.yml`` copies ``ppo_vinlearned.yml`` (YAML cannot include another file): at
-    every size the two may differ only in where the planner starts and how long it trains, and at
-    16x16 in the discount (0.9 for the from-zero recipe, see its header)."""
+    every size the two may differ only in where the planner starts and how long it trains, and past
+    8x8 in the discount and the value-iteration steps (see the from-zero recipe's header)."""
     from agents.training.config import yaml_settings
 
     for size in (8, 16, 28):
         may_differ = {"kernel_init", "head_init", "init", "total_timesteps", "eval_freq"}
-        may_differ |= {"gamma"} if size == 16 else set()
+        may_differ |= {"gamma", "k"} if size > 8 else set()
         env_id = f"VINGrid-{size}x{size}-v0"
         scratch, moves = (
             yaml_settings(env_id, os.path.join(REPO, "hyperparams", f"ppo_{row}.yml"))
