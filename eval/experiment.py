@@ -97,13 +97,18 @@ def run_settings(config: Any, **scoring: Any) -> dict[str, Any]:
     A config that starts from a model file (``init``) also records that file's SHA-256 as
     ``init_sha256``: a result is tied to the weights it started from, not to their path, so
     replacing a shipped model retrains the runs that start from it instead of reusing theirs.
+    ``None`` while that file does not exist yet (a run of the same table makes it), so no stored
+    result matches.
     """
     settings = {**asdict(config), "device": "any", "threads": "any", **scoring}
     init = getattr(config, "init", None)
     if isinstance(init, str):
         from agents.training.bc import init_sha256
 
-        settings["init_sha256"] = init_sha256(init)
+        try:
+            settings["init_sha256"] = init_sha256(init)
+        except FileNotFoundError:
+            settings["init_sha256"] = None
     return settings
 
 

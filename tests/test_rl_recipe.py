@@ -428,3 +428,5 @@ def test_a_cached_result_is_not_reused_once_its_start_model_file_changes(tmp_pat
     old = {k: v for k, v in settings.items() if k != "init_sha256"}  # written before the hash was recorded
     save_result(table.result_path(run), {"settings": old})
     assert not table.is_cached(run)
+    start.unlink()  # a start model that an earlier run of the table has yet to make
+    assert table.settings(run)["init_sha256"] is None and not table.is_cached(run)
